@@ -1,7 +1,8 @@
 """Which script(s) a text is written in, and whether Latin text looks like a romanized language.
 
 Script detection reads Unicode Script properties (through the ``regex`` module),
-counting letters only: digits, punctuation and combining marks (Common and
+counting letters and a script's own marks (Devanagari vowel signs count as
+Devanagari): digits, punctuation and shared combining marks (Common and
 Inherited) do not vote. Han characters next to kana count as Japanese (``Jpan``).
 
 Romanized-language detection is a deliberately simple, honest heuristic, not a
@@ -18,6 +19,7 @@ a few words or more, and cannot tell Hindi from Urdu (they share these words).
 from __future__ import annotations
 
 import functools
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -47,13 +49,15 @@ SCRIPT_LANGUAGES: dict[str, tuple[str, ...]] = {
 
 @functools.lru_cache(maxsize=65536)
 def char_script(ch: str) -> str | None:
-    """ISO 15924 code of a letter's script, or None for digits, punctuation, marks and spaces."""
-    if not ch.isalpha():
+    """ISO 15924 code of a letter's (or a script-specific mark's) script; None for digits,
+    punctuation, spaces and marks shared by all scripts (Inherited, e.g. combining accents)."""
+    cat = unicodedata.category(ch)
+    if cat[0] not in "LM":
         return None
     for code, pat in _PATTERNS:
         if pat.match(ch):
             return code
-    return "Zyyy"  # a letter of a script we do not list
+    return "Zyyy" if cat[0] == "L" else None  # a letter of a script we do not list
 
 
 def scripts_of(text: str) -> Counter[str]:

@@ -1,0 +1,53 @@
+"""The ``scriptbridge`` command line (also ``python -m scriptbridge``).
+
+Every command has its own ``--help`` with examples. Heavy libraries (torch,
+transformers, the view backends) are imported inside the commands, so
+``scriptbridge --help`` and the view commands start quickly.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from scriptbridge import __version__
+from scriptbridge.commands.demo import demo_cmd
+from scriptbridge.commands.models import embed, models_app
+from scriptbridge.commands.views import detect_cmd, ipa_cmd, romanize_cmd
+
+app = typer.Typer(
+    name="scriptbridge",
+    help="Make multilingual encoders work across writing scripts: romanized and IPA views of text, "
+    "an offline embedded encoder, and (soon) alignment and cross-script transfer.\n\n"
+    "Start with `scriptbridge demo`, then `scriptbridge romanize --help`.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"scriptbridge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what the backends do (warnings are always shown)."),
+) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+app.command("romanize")(romanize_cmd)
+app.command("ipa")(ipa_cmd)
+app.command("detect")(detect_cmd)
+app.command("embed")(embed)
+app.add_typer(models_app, name="models", help="Inspect encoders: `scriptbridge models info [SPEC]`.")
+app.command("demo")(demo_cmd)
+
+
+def main() -> None:
+    app()
