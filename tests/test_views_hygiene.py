@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scriptbridge.views import api, backends, romanize, to_ipa, to_ipa_tokens
+from scriptbridge.views import api, list_backends, romanize, to_ipa, to_ipa_tokens
 
 # one representative language per backend that supports "any" language
 _ANY_LANG = "hi"
@@ -28,7 +28,7 @@ text_strategy = st.text(
 
 def _cases(kind):
     out = []
-    for b in backends(kind):
+    for b in list_backends(kind):
         if not b.available():
             continue
         langs = sorted(b.languages) if b.languages is not None else [_ANY_LANG]

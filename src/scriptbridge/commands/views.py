@@ -10,6 +10,7 @@ import typer
 from rich.table import Table as RichTable
 
 from scriptbridge.commands.common import cli_errors, err_console, map_in_batches, write_output
+from scriptbridge.utils.io import check_output
 from scriptbridge.utils.tables import TableError, read_table
 from scriptbridge.views.langs import UnknownLanguageError
 
@@ -53,9 +54,8 @@ def _list_backends(kind: str, lang: str | None) -> None:
 def _run_view(convert, input: str | None, output: Path | None, column: str | None, fmt: str,
               new_column: str | None, overwrite: bool, description: str) -> None:
     with cli_errors(TableError, UnknownLanguageError, ValueError):
-        if output is not None and str(output) != "-" and output.exists() and not overwrite:
-            # fail before the (possibly long) conversion, not after
-            raise FileExistsError(f"{output} already exists; pass --overwrite to replace it (nothing was written).")
+        if output is not None and str(output) != "-":
+            check_output(output, overwrite)  # fail before the (possibly long) conversion, not after
         table = read_table(input, fmt, column)
         values = map_in_batches(convert, table.texts, description)
         if new_column and table.format == "lines":
