@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table as RichTable
@@ -15,14 +15,14 @@ from scriptbridge.utils.tables import TableError, read_table
 from scriptbridge.views.langs import UnknownLanguageError
 
 InputOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--input", "-i", help="Input file (one text a line, or CSV/TSV/JSONL); default: stdin."),
 ]
 OutputOpt = Annotated[
-    Optional[Path], typer.Option("--output", "-o", help="Output file; default: stdout. Written atomically.")
+    Path | None, typer.Option("--output", "-o", help="Output file; default: stdout. Written atomically.")
 ]
 ColumnOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--column", "-c", help="Column (CSV/TSV header name or index) or JSONL field holding the text; "
                  "default: 'text', or the only column."),
 ]
@@ -30,7 +30,7 @@ FormatOpt = Annotated[
     str, typer.Option("--format", "-f", help="Input format: auto (from the extension), lines, csv, tsv, jsonl.")
 ]
 NewColumnOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--new-column", help="CSV/TSV/JSONL: add the result as this new column instead of replacing the text."),
 ]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing --output file.")]
@@ -65,9 +65,9 @@ def _run_view(convert, input: str | None, output: Path | None, column: str | Non
 
 
 def romanize_cmd(
-    lang: Annotated[Optional[str], typer.Option("--lang", "-l", help="Language of the text: hi, hin or hin_Deva.")] = None,
+    lang: Annotated[str | None, typer.Option("--lang", "-l", help="Language of the text: hi, hin or hin_Deva.")] = None,
     scheme: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--scheme", "-s", help="uroman, colloquial, itrans, iast, hepburn, pinyin, rr, national... "
                      "Default: the best-measured scheme for the language (see --list)."),
     ] = None,
@@ -105,8 +105,8 @@ def romanize_cmd(
 
 
 def ipa_cmd(
-    lang: Annotated[Optional[str], typer.Option("--lang", "-l", help="Language of the text: zh, ja, ko, vi, hi...")] = None,
-    backend: Annotated[Optional[str], typer.Option("--backend", "-b", help="IPA backend (see --list).")] = None,
+    lang: Annotated[str | None, typer.Option("--lang", "-l", help="Language of the text: zh, ja, ko, vi, hi...")] = None,
+    backend: Annotated[str | None, typer.Option("--backend", "-b", help="IPA backend (see --list).")] = None,
     tokens: Annotated[
         bool, typer.Option("--tokens", help="Treat each text as whitespace-separated tokens and output one IPA "
                            "string per token (joined by --sep), using the sentence as context.")
