@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml
 	# torch first and pinned: a looser spec pulls a multi-GB CUDA build
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e ".[dev]"
+	# digest uroman's tables into the user cache now, so the first romanization starts warm
+	$(PY) -c "from scriptbridge.views.fast_uroman.tables import Tables; Tables()"
 	touch $(STAMP)
 
 setup: $(STAMP)
