@@ -146,3 +146,17 @@ def test_dakshina_hindi_dev_identical(real, fast):
     lines = [unicodedata.normalize("NFC", x) for x in path.read_text(encoding="utf-8").splitlines()]
     bad = [x for x in lines if fast.romanize(x, "hin") != real.romanize_string(x, lcode="hin")]
     assert not bad, bad[:5]
+
+
+def test_forked_batch_matches_serial(monkeypatch, real):
+    """Large batches are split with a forked worker; the output must not change."""
+    from scriptbridge.views.backends import uroman_backend
+
+    words = [unicodedata.normalize("NFC", s) for s, _ in SAMPLES if s.strip()]
+    texts = [f"{w} {i}" for i in range(30) for w in words]  # distinct, none cached yet
+    expected = [real.romanize_string(t, lcode="hin") for t in texts]
+    assert uroman_backend._romanize_parallel(texts, "hin") == expected
+    # and through the backend, with the threshold lowered so the fork path is taken where allowed
+    monkeypatch.setattr(uroman_backend, "PARALLEL_MIN_TEXTS", 10)
+    convert = uroman_backend._load()
+    assert convert([t + "!" for t in texts], "hi") == [real.romanize_string(t + "!", lcode="hin") for t in texts]
