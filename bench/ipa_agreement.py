@@ -28,6 +28,7 @@ from pathlib import Path
 
 import regex
 
+from scriptbridge.evaluate.text_metrics import levenshtein
 from scriptbridge.views.api import to_ipa, to_ipa_tokens_batch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,16 +74,6 @@ def phones(ipa: str) -> list[str]:
     return out
 
 
-def edit_distance(a: list[str], b: list[str]) -> int:
-    prev = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        cur = [i]
-        for j, y in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
-        prev = cur
-    return prev[-1]
-
-
 def agreement(data_dir: Path, max_sentences: int) -> None:
     root = data_dir / "cjkv_phonemic" / "download"
     print(f"{'lang':5} {'sents':>6} {'tokens':>7} {'exact':>7} {'PER':>7} {'PER-notone':>10}")
@@ -101,10 +92,10 @@ def agreement(data_dir: Path, max_sentences: int) -> None:
                 n += 1
                 exact += out.replace(" ", "") == ref.replace(" ", "")
                 r, o = phones(ref), phones(out)
-                errs += edit_distance(o, r)
+                errs += levenshtein(o, r)
                 ref_len += len(r)
                 r_nt, o_nt = [p for p in r if p[0] not in _TONE], [p for p in o if p[0] not in _TONE]
-                errs_nt += edit_distance(o_nt, r_nt)
+                errs_nt += levenshtein(o_nt, r_nt)
                 ref_len_nt += len(r_nt)
         print(f"{lang:5} {len(sents):6d} {n:7d} {exact / max(n, 1):7.1%} {errs / max(ref_len, 1):7.1%} "
               f"{errs_nt / max(ref_len_nt, 1):10.1%}")
