@@ -20,7 +20,8 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m scriptbridge demo
+	# out/demo is the demo's own folder: re-running replaces it
+	$(PY) -m scriptbridge demo --output out/demo --overwrite
 
 test: $(STAMP)
 	$(PY) -m pytest -q

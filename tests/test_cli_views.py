@@ -77,3 +77,14 @@ def test_detect_lines_and_tsv(tmp_path):
 def test_python_dash_m_entry_point():
     r = subprocess.run([sys.executable, "-m", "scriptbridge", "--help"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "romanize" in r.stdout and "embed" in r.stdout
+
+
+def test_ipa_text_and_tokens():
+    r = _run("ipa", "--lang", "zh", input="银行\n\n")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.split("\n")[1] == "" and r.stdout.strip()
+    r = _run("ipa", "--lang", "zh", "--tokens", "--sep", " | ", input="我 去 银行\n")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.strip().count(" | ") == 2, "one transcription per token"
+    r = _run("ipa", "--list", "--lang", "hi")
+    assert r.exit_code == 0 and "epitran" in r.output
