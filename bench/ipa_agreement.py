@@ -33,12 +33,25 @@ from scriptbridge.views.api import to_ipa, to_ipa_tokens_batch
 
 REPO = Path(__file__).resolve().parents[1]
 LANGS = ("zh", "ja", "ko", "vi")
-SIB_LANGS = ("hin_Deva", "urd_Arab", "mal_Mlym", "jpn_Jpan", "kor_Hang", "zho_Hans", "vie_Latn",
-             "arb_Arab", "ukr_Cyrl")
+SIB_LANGS = (
+    "hin_Deva",
+    "urd_Arab",
+    "mal_Mlym",
+    "jpn_Jpan",
+    "kor_Hang",
+    "zho_Hans",
+    "vie_Latn",
+    "arb_Arab",
+    "ukr_Cyrl",
+)
 _TONE = set("˥˦˧˨˩ˀ")
 # a token counts when it has a letter of the language's own script
-_SCRIPT = {"zh": regex.compile(r"\p{Han}"), "ja": regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]"),
-           "ko": regex.compile(r"\p{Hangul}"), "vi": regex.compile(r"\p{Latin}")}
+_SCRIPT = {
+    "zh": regex.compile(r"\p{Han}"),
+    "ja": regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]"),
+    "ko": regex.compile(r"\p{Hangul}"),
+    "vi": regex.compile(r"\p{Latin}"),
+}
 
 
 def read_sentences(path: Path) -> list[list[tuple[str, str]]]:
@@ -97,8 +110,10 @@ def agreement(data_dir: Path, max_sentences: int) -> None:
                 r_nt, o_nt = [p for p in r if p[0] not in _TONE], [p for p in o if p[0] not in _TONE]
                 errs_nt += levenshtein(o_nt, r_nt)
                 ref_len_nt += len(r_nt)
-        print(f"{lang:5} {len(sents):6d} {n:7d} {exact / max(n, 1):7.1%} {errs / max(ref_len, 1):7.1%} "
-              f"{errs_nt / max(ref_len_nt, 1):10.1%}")
+        print(
+            f"{lang:5} {len(sents):6d} {n:7d} {exact / max(n, 1):7.1%} {errs / max(ref_len, 1):7.1%} "
+            f"{errs_nt / max(ref_len_nt, 1):10.1%}"
+        )
 
 
 def speed(data_dir: Path, max_sentences: int) -> None:

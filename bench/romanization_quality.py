@@ -87,7 +87,10 @@ def run(data: Path, limit: int | None, console: Console) -> list[dict]:
     rows = []
     for lang in LANGS:
         sents = load_sentences(data, lang, limit)
-        lexicons = {"dakshina": load_dakshina_lexicon(data, lang, limit), "aksharantar": load_aksharantar(data, lang, limit)}
+        lexicons = {
+            "dakshina": load_dakshina_lexicon(data, lang, limit),
+            "aksharantar": load_aksharantar(data, lang, limit),
+        }
         for b in list_backends("romanize", lang):
             if not b.available():
                 console.print(f"[yellow]skip {b.name} for {lang}: {b.install_hint()}[/]")
@@ -106,9 +109,12 @@ def run(data: Path, limit: int | None, console: Console) -> list[dict]:
 
 
 COLUMNS = [
-    ("sent CER", "sentences", "cer"), ("sent WER", "sentences", "wer"),
-    ("Dakshina word acc", "dakshina", "acc"), ("Dakshina word CER", "dakshina", "cer"),
-    ("Aksharantar word acc", "aksharantar", "acc"), ("Aksharantar word CER", "aksharantar", "cer"),
+    ("sent CER", "sentences", "cer"),
+    ("sent WER", "sentences", "wer"),
+    ("Dakshina word acc", "dakshina", "acc"),
+    ("Dakshina word CER", "dakshina", "cer"),
+    ("Aksharantar word acc", "aksharantar", "acc"),
+    ("Aksharantar word CER", "aksharantar", "cer"),
 ]
 
 

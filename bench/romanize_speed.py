@@ -60,8 +60,22 @@ def _child(side: str, lang: str, in_path: str, out_path: str) -> None:
 def _run(side: str, lang: str, in_path: Path, out_path: Path, env: dict) -> dict:
     t0 = time.perf_counter()
     res = subprocess.run(
-        [sys.executable, __file__, "--child", side, "--lang", lang, "--input", str(in_path), "--out", str(out_path)],
-        capture_output=True, text=True, env=env, check=False,
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            side,
+            "--lang",
+            lang,
+            "--input",
+            str(in_path),
+            "--out",
+            str(out_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     wall = time.perf_counter() - t0
     if res.returncode != 0:
@@ -73,9 +87,13 @@ def _run(side: str, lang: str, in_path: Path, out_path: Path, env: dict) -> dict
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=10000, help="number of sentences (the input is repeated as needed)")
+    ap.add_argument(
+        "--n", type=int, default=10000, help="number of sentences (the input is repeated as needed)"
+    )
     ap.add_argument("--lang", default="hi")
-    ap.add_argument("--input", type=Path, default=None, help="one sentence per line (default: Dakshina dev, native side)")
+    ap.add_argument(
+        "--input", type=Path, default=None, help="one sentence per line (default: Dakshina dev, native side)"
+    )
     ap.add_argument("--child", choices=["uroman", "scriptbridge"], help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -90,7 +108,9 @@ def main() -> None:
     inp = args.input or DATA / "dakshina" / args.lang / f"{args.lang}.romanized.rejoined.dev.native.txt"
     if not inp.exists():
         sys.exit(f"input not found: {inp}")
-    lines = [unicodedata.normalize("NFC", x) for x in inp.read_text(encoding="utf-8").splitlines() if x.strip()]
+    lines = [
+        unicodedata.normalize("NFC", x) for x in inp.read_text(encoding="utf-8").splitlines() if x.strip()
+    ]
     texts = (lines * (args.n // max(len(lines), 1) + 1))[: args.n]
     console = Console(width=120)
     with tempfile.TemporaryDirectory() as tmp:
@@ -98,8 +118,11 @@ def main() -> None:
         in_path = tmp_p / "in.txt"
         in_path.write_text("\n".join(texts), encoding="utf-8")
         env = dict(os.environ, SCRIPTBRIDGE_CACHE=str(tmp_p / "cache"))  # starts empty: cold
-        runs = [("uroman", "uroman", {}), ("scriptbridge (cold cache)", "scriptbridge", env),
-                ("scriptbridge (warm cache)", "scriptbridge", env)]
+        runs = [
+            ("uroman", "uroman", {}),
+            ("scriptbridge (cold cache)", "scriptbridge", env),
+            ("scriptbridge (warm cache)", "scriptbridge", env),
+        ]
         results, outputs = {}, {}
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task(f"romanizing {len(texts):,} {args.lang} sentences", total=len(runs))
@@ -118,11 +141,18 @@ def main() -> None:
     base = results["uroman"]["process"]
     for label, r in results.items():
         same = outputs[label] == ref
-        n_diff = sum(a != b for a, b in zip(outputs[label], ref, strict=False)) + abs(len(outputs[label]) - len(ref))
+        n_diff = sum(a != b for a, b in zip(outputs[label], ref, strict=False)) + abs(
+            len(outputs[label]) - len(ref)
+        )
         ok &= same
         table.add_row(
-            label, f"{len(texts) / r['process']:,.0f}", f"{r['startup']:.3f}", f"{r['work']:.3f}",
-            f"{r['process']:.3f}", f"{base / r['process']:.1f}x", "yes" if same else f"NO ({n_diff} differ)",
+            label,
+            f"{len(texts) / r['process']:,.0f}",
+            f"{r['startup']:.3f}",
+            f"{r['work']:.3f}",
+            f"{r['process']:.3f}",
+            f"{base / r['process']:.1f}x",
+            "yes" if same else f"NO ({n_diff} differ)",
         )
     console.print(table)
     if not ok:

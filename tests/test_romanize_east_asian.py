@@ -290,8 +290,10 @@ def test_japanese_never_raises(no_fallback, scheme, text):
     assert out.count("\n") == text.count("\n")
 
 
-@pytest.mark.parametrize(("lang", "scheme"), [("zh", "pinyin"), ("zh", "pinyin-tones"), ("ko", "rr"),
-                                              ("uk", "national"), ("ru", "bgn")])
+@pytest.mark.parametrize(
+    ("lang", "scheme"),
+    [("zh", "pinyin"), ("zh", "pinyin-tones"), ("ko", "rr"), ("uk", "national"), ("ru", "bgn")],
+)
 @pytest.mark.parametrize("text", _ODD)
 def test_never_raises(no_fallback, lang, scheme, text):
     out = romanize(text, lang, scheme)
@@ -308,7 +310,6 @@ def test_batches_keep_order_and_length(no_fallback):
     assert romanize(texts, "ko") == ["baengma", "jongno", "", "baengma"]
 
 
-
 def test_chinese_without_optional_packages(monkeypatch):
     """Without jieba and OpenCC, pypinyin's own phrase segmentation still reads polyphones."""
     import sys
@@ -322,7 +323,10 @@ def test_chinese_without_optional_packages(monkeypatch):
     try:
         convert = east_asian._pinyin_loader(tones=False)()
         assert convert(["银行", "长城", "重新", "我用Python写代码。"], "zh") == [
-            "yinhang", "changcheng", "chongxin", "wo yong Python xie dai ma."  # coarser words
+            "yinhang",
+            "changcheng",
+            "chongxin",
+            "wo yong Python xie dai ma.",  # coarser words
         ]
     finally:
         east_asian._segmenter.cache_clear()

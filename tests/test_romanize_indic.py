@@ -188,8 +188,16 @@ ODD_INPUTS = [
 @pytest.mark.parametrize("text", ODD_INPUTS)
 @pytest.mark.parametrize(
     ("lang", "scheme"),
-    [("hi", "colloquial"), ("ml", "colloquial"), ("hi", "itrans"), ("ml", "iast"), ("ta", "iso"),
-     ("ur", "colloquial"), ("ar", "arabizi"), ("ar", "colloquial")],
+    [
+        ("hi", "colloquial"),
+        ("ml", "colloquial"),
+        ("hi", "itrans"),
+        ("ml", "iast"),
+        ("ta", "iso"),
+        ("ur", "colloquial"),
+        ("ar", "arabizi"),
+        ("ar", "colloquial"),
+    ],
 )
 def test_never_raises(text, lang, scheme):
     out = romanize(text, lang, scheme)

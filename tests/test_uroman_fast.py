@@ -159,4 +159,6 @@ def test_forked_batch_matches_serial(monkeypatch, real):
     # and through the backend, with the threshold lowered so the fork path is taken where allowed
     monkeypatch.setattr(uroman_backend, "PARALLEL_MIN_TEXTS", 10)
     convert = uroman_backend._load()
-    assert convert([t + "!" for t in texts], "hi") == [real.romanize_string(t + "!", lcode="hin") for t in texts]
+    assert convert([t + "!" for t in texts], "hi") == [
+        real.romanize_string(t + "!", lcode="hin") for t in texts
+    ]

@@ -21,7 +21,9 @@ _JOINERS = "\u200c\u200d\u00a0\u2581\ufeff\u0301\u094d\u0d4d"
 _SAMPLES = "नमस्ते دنیا ഇന്ന് 今日天气 ありがとう 한국어 Україна Tiếng Việt ١٢٣ 123 😀 "
 
 text_strategy = st.text(
-    alphabet=st.one_of(st.characters(blacklist_categories=("Cs",)), st.sampled_from(_JOINERS + _SAMPLES + "\n")),
+    alphabet=st.one_of(
+        st.characters(blacklist_categories=("Cs",)), st.sampled_from(_JOINERS + _SAMPLES + "\n")
+    ),
     max_size=40,
 )
 

@@ -28,13 +28,19 @@ T = TypeVar("T")
 def progress(transient: bool = True) -> Progress:
     """A rich progress bar on stderr (stdout stays clean for piped output)."""
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=transient,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=transient,
     )
 
 
-def map_in_batches(fn: Callable[[list[str]], list[T]], items: Sequence[str], description: str,
-                   batch_size: int = 512) -> list[T]:
+def map_in_batches(
+    fn: Callable[[list[str]], list[T]], items: Sequence[str], description: str, batch_size: int = 512
+) -> list[T]:
     """Apply ``fn`` to ``items`` batch by batch with a progress bar when there is more than one batch."""
     items = list(items)
     if len(items) <= batch_size:

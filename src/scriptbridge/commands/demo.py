@@ -36,15 +36,17 @@ def _views_table() -> list[dict[str, str]]:
     rows = []
     for r in _read_tsv("views_sample.tsv"):
         lang, text = r["lang"], r["text"]
-        rows.append({
-            "lang": lang,
-            "script": detect(text).script or "",
-            "text": text,
-            "romanized": romanize(text, lang),
-            "scheme": default_scheme("romanize", lang),
-            "uroman": romanize(text, lang, "uroman"),
-            "ipa": to_ipa(text, lang),
-        })
+        rows.append(
+            {
+                "lang": lang,
+                "script": detect(text).script or "",
+                "text": text,
+                "romanized": romanize(text, lang),
+                "scheme": default_scheme("romanize", lang),
+                "uroman": romanize(text, lang, "uroman"),
+                "ipa": to_ipa(text, lang),
+            }
+        )
     return rows
 
 
@@ -64,8 +66,14 @@ def _similarities(model: str, pooling: str) -> dict:
     with err_console.status("encoding with the embedded encoder"):
         e_en = enc.encode(en, pooling=pooling, normalize=True)
         embs = {k: enc.encode(v, pooling=pooling, normalize=True) for k, v in views.items()}
-    out = {"model": enc.name, "pooling": pooling, "prefix": enc.default_prefix, "n_pairs": len(en),
-           "rows": [], "examples": []}
+    out = {
+        "model": enc.name,
+        "pooling": pooling,
+        "prefix": enc.default_prefix,
+        "n_pairs": len(en),
+        "rows": [],
+        "examples": [],
+    }
     n = len(en)
     off_diag = ~np.eye(n, dtype=bool)
     for k, e in embs.items():
@@ -74,16 +82,29 @@ def _similarities(model: str, pooling: str) -> dict:
         other = float(np.mean(sim[off_diag]))
         top1 = float(np.mean(sim.argmax(axis=1) == np.arange(n)))
         native = float(np.mean(np.sum(embs["hi (Devanagari)"] * e, axis=1)))
-        out["rows"].append({"view": k, "cos_to_english_matched": matched, "cos_to_english_other": other,
-                            "gap": matched - other, "top1_en_to_view": top1, "cos_to_devanagari": native})
+        out["rows"].append(
+            {
+                "view": k,
+                "cos_to_english_matched": matched,
+                "cos_to_english_other": other,
+                "gap": matched - other,
+                "top1_en_to_view": top1,
+                "cos_to_devanagari": native,
+            }
+        )
     for i in range(min(3, n)):
         out["examples"].append({"en": en[i], **{k: v[i] for k, v in views.items()}})
     return out
 
 
 def demo_cmd(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for demo.json and run.json.")] = Path("out/demo"),
-    model: Annotated[str, typer.Option("--model", "-m", help="Encoder: 'embedded' (offline default), a HF id or a local path.")] = "embedded",
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for demo.json and run.json.")] = Path(
+        "out/demo"
+    ),
+    model: Annotated[
+        str,
+        typer.Option("--model", "-m", help="Encoder: 'embedded' (offline default), a HF id or a local path."),
+    ] = "embedded",
     pooling: Annotated[str, typer.Option(help="mean or cls.")] = "mean",
     seed: Annotated[int, typer.Option(help="Random seed (recorded in run.json).")] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing demo.json.")] = False,
@@ -112,20 +133,40 @@ def demo_cmd(
         for e in sims["examples"]:
             ex.add_row(*e.values())
         console.print(ex)
-        s = Table(title=f"Cosine similarity, {sims['model']} ({sims['pooling']} pooling, prefix {sims['prefix']!r}), "
-                  f"{sims['n_pairs']} English-Hindi pairs")
-        for col in ("Hindi view", "cos(en, view) matched", "cos(en, view) other pairs", "gap",
-                    "top-1 en->view", "cos(view, Devanagari)"):
+        s = Table(
+            title=f"Cosine similarity, {sims['model']} ({sims['pooling']} pooling, prefix {sims['prefix']!r}), "
+            f"{sims['n_pairs']} English-Hindi pairs"
+        )
+        for col in (
+            "Hindi view",
+            "cos(en, view) matched",
+            "cos(en, view) other pairs",
+            "gap",
+            "top-1 en->view",
+            "cos(view, Devanagari)",
+        ):
             s.add_column(col, justify="right" if col != "Hindi view" else "left")
         for r in sims["rows"]:
-            s.add_row(r["view"], f"{r['cos_to_english_matched']:.3f}", f"{r['cos_to_english_other']:.3f}",
-                      f"{r['gap']:.3f}", f"{r['top1_en_to_view']:.0%}", f"{r['cos_to_devanagari']:.3f}")
+            s.add_row(
+                r["view"],
+                f"{r['cos_to_english_matched']:.3f}",
+                f"{r['cos_to_english_other']:.3f}",
+                f"{r['gap']:.3f}",
+                f"{r['top1_en_to_view']:.0%}",
+                f"{r['cos_to_devanagari']:.3f}",
+            )
         console.print(s)
-        console.print("The romanized views sit closer to unrelated English sentences and further from their "
-                      "own translation: that is the gap scriptbridge's alignment methods close.")
+        console.print(
+            "The romanized views sit closer to unrelated English sentences and further from their "
+            "own translation: that is the gap scriptbridge's alignment methods close."
+        )
         record = run_record(seed=seed, model=model, pooling=pooling)
         output.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(output / "demo.json", json.dumps({"views": views, "similarity": sims}, indent=2,
-                                                           ensure_ascii=False) + "\n")
-        atomic_write_text(output / "run.json", json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n")
+        atomic_write_text(
+            output / "demo.json",
+            json.dumps({"views": views, "similarity": sims}, indent=2, ensure_ascii=False) + "\n",
+        )
+        atomic_write_text(
+            output / "run.json", json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n"
+        )
         err_console.print(f"wrote {output / 'demo.json'} and {output / 'run.json'}", highlight=False)

@@ -22,8 +22,10 @@ models_app = typer.Typer(
     no_args_is_help=True,
 )
 
-_SPEC_HELP = ("'embedded' (the offline multilingual-e5-small shipped with scriptbridge), a local checkpoint "
-              "folder, or a Hugging Face hub id.")
+_SPEC_HELP = (
+    "'embedded' (the offline multilingual-e5-small shipped with scriptbridge), a local checkpoint "
+    "folder, or a Hugging Face hub id."
+)
 
 
 class Pooling(str, Enum):
@@ -42,7 +44,9 @@ def _load(spec: str, device: str | None):
 def info_cmd(
     spec: Annotated[str, typer.Argument(help=_SPEC_HELP)] = "embedded",
     as_json: Annotated[bool, typer.Option("--json", help="Print the description as JSON.")] = False,
-    device: Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:1... (default: cuda if available).")] = None,
+    device: Annotated[
+        str | None, typer.Option("--device", help="cpu, cuda, cuda:1... (default: cuda if available).")
+    ] = None,
 ) -> None:
     """Describe an encoder: source, path, parameters, layers, hidden size, vocabulary, license.
 
@@ -85,26 +89,61 @@ def _read_lines(source: str) -> list[str]:
 
 
 def embed(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the [n, hidden] float32 array "
-                                         "(.npy); OUT.json is written beside it.")],
-    input: Annotated[str, typer.Option("--input", "-i", help="Text file, one text a line ('-' = stdin). Empty "
-                                       "lines are embedded (as the empty text), never dropped.")] = "-",
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write the [n, hidden] float32 array (.npy); OUT.json is written beside it.",
+        ),
+    ],
+    input: Annotated[
+        str,
+        typer.Option(
+            "--input",
+            "-i",
+            help="Text file, one text a line ('-' = stdin). Empty "
+            "lines are embedded (as the empty text), never dropped.",
+        ),
+    ] = "-",
     model: Annotated[str, typer.Option("--model", "-m", help=_SPEC_HELP)] = "embedded",
-    prefix: Annotated[str | None, typer.Option(
-        "--prefix", help="Text put before every line; default: the model's ('query: ' for e5 models, else none). "
-        "--prefix '' for none, --prefix 'passage: ' for e5 documents.")] = None,
-    layer: Annotated[int, typer.Option("--layer", help="Layer to pool: -1 = last, 0 = embeddings, "
-                                       "k = after transformer layer k.")] = -1,
-    pooling: Annotated[Pooling | None, typer.Option("--pooling", help="mean (over all tokens, as e5) or cls "
-                                                        "(first token); default: the model's (mean).")] = None,
+    prefix: Annotated[
+        str | None,
+        typer.Option(
+            "--prefix",
+            help="Text put before every line; default: the model's ('query: ' for e5 models, else none). "
+            "--prefix '' for none, --prefix 'passage: ' for e5 documents.",
+        ),
+    ] = None,
+    layer: Annotated[
+        int,
+        typer.Option(
+            "--layer", help="Layer to pool: -1 = last, 0 = embeddings, k = after transformer layer k."
+        ),
+    ] = -1,
+    pooling: Annotated[
+        Pooling | None,
+        typer.Option(
+            "--pooling",
+            help="mean (over all tokens, as e5) or cls (first token); default: the model's (mean).",
+        ),
+    ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Texts per forward pass.")] = 32,
-    max_length: Annotated[int, typer.Option("--max-length", min=2, help="Longer texts are truncated to this "
-                                            "many tokens.")] = 512,
-    normalize: Annotated[bool, typer.Option("--normalize/--no-normalize", help="L2-normalize each vector.")] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --output file.")] = False,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed (recorded; inference is deterministic).")] = 0,
-    device: Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:1... (default: cuda if "
-                                                  "available).")] = None,
+    max_length: Annotated[
+        int, typer.Option("--max-length", min=2, help="Longer texts are truncated to this many tokens.")
+    ] = 512,
+    normalize: Annotated[
+        bool, typer.Option("--normalize/--no-normalize", help="L2-normalize each vector.")
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing --output file.")
+    ] = False,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Random seed (recorded; inference is deterministic).")
+    ] = 0,
+    device: Annotated[
+        str | None, typer.Option("--device", help="cpu, cuda, cuda:1... (default: cuda if available).")
+    ] = None,
 ) -> None:
     """Embed texts (one a line) into an .npy array, one row per line, in order.
 
@@ -129,17 +168,33 @@ def embed(
         encoder = _load(model, device)
         used_prefix = encoder.default_prefix if prefix is None else prefix
         used_pooling = pooling.value if pooling is not None else encoder.default_pooling
-        vectors = encoder.encode(texts, layer=layer, pooling=used_pooling, prefix=used_prefix,
-                                 batch_size=batch_size, max_length=max_length, normalize=normalize,
-                                 progress=True)
+        vectors = encoder.encode(
+            texts,
+            layer=layer,
+            pooling=used_pooling,
+            prefix=used_prefix,
+            batch_size=batch_size,
+            max_length=max_length,
+            normalize=normalize,
+            progress=True,
+        )
         with atomic_path(output) as tmp, tmp.open("wb") as fh:
             # via a file handle: np.save(path) would append ".npy" to the temporary name
             np.save(fh, vectors)
         record: dict[str, Any] = {
-            "model": encoder.spec, "model_name": encoder.name, "model_path": encoder.path,
-            "prefix": used_prefix, "layer": layer, "pooling": used_pooling, "normalize": normalize,
-            "max_length": max_length, "batch_size": batch_size, "n_texts": len(texts),
-            "shape": list(vectors.shape), "input": input, "output": str(output),
+            "model": encoder.spec,
+            "model_name": encoder.name,
+            "model_path": encoder.path,
+            "prefix": used_prefix,
+            "layer": layer,
+            "pooling": used_pooling,
+            "normalize": normalize,
+            "max_length": max_length,
+            "batch_size": batch_size,
+            "n_texts": len(texts),
+            "shape": list(vectors.shape),
+            "input": input,
+            "output": str(output),
         }
         if encoder.source == "embedded":
             record["model_source_sha256"] = encoder.info().get("source_sha256")

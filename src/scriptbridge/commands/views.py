@@ -23,15 +23,22 @@ OutputOpt = Annotated[
 ]
 ColumnOpt = Annotated[
     str | None,
-    typer.Option("--column", "-c", help="Column (CSV/TSV header name or index) or JSONL field holding the text; "
-                 "default: 'text', or the only column."),
+    typer.Option(
+        "--column",
+        "-c",
+        help="Column (CSV/TSV header name or index) or JSONL field holding the text; "
+        "default: 'text', or the only column.",
+    ),
 ]
 FormatOpt = Annotated[
-    str, typer.Option("--format", "-f", help="Input format: auto (from the extension), lines, csv, tsv, jsonl.")
+    str,
+    typer.Option("--format", "-f", help="Input format: auto (from the extension), lines, csv, tsv, jsonl."),
 ]
 NewColumnOpt = Annotated[
     str | None,
-    typer.Option("--new-column", help="CSV/TSV/JSONL: add the result as this new column instead of replacing the text."),
+    typer.Option(
+        "--new-column", help="CSV/TSV/JSONL: add the result as this new column instead of replacing the text."
+    ),
 ]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing --output file.")]
 
@@ -51,8 +58,16 @@ def _list_backends(kind: str, lang: str | None) -> None:
     err_console.print(table)
 
 
-def _run_view(convert, input: str | None, output: Path | None, column: str | None, fmt: str,
-              new_column: str | None, overwrite: bool, description: str) -> None:
+def _run_view(
+    convert,
+    input: str | None,
+    output: Path | None,
+    column: str | None,
+    fmt: str,
+    new_column: str | None,
+    overwrite: bool,
+    description: str,
+) -> None:
     with cli_errors(TableError, UnknownLanguageError, ValueError):
         if output is not None and str(output) != "-":
             check_output(output, overwrite)  # fail before the (possibly long) conversion, not after
@@ -65,11 +80,17 @@ def _run_view(convert, input: str | None, output: Path | None, column: str | Non
 
 
 def romanize_cmd(
-    lang: Annotated[str | None, typer.Option("--lang", "-l", help="Language of the text: hi, hin or hin_Deva.")] = None,
+    lang: Annotated[
+        str | None, typer.Option("--lang", "-l", help="Language of the text: hi, hin or hin_Deva.")
+    ] = None,
     scheme: Annotated[
         str | None,
-        typer.Option("--scheme", "-s", help="uroman, colloquial, itrans, iast, hepburn, pinyin, rr, national... "
-                     "Default: the best-measured scheme for the language (see --list)."),
+        typer.Option(
+            "--scheme",
+            "-s",
+            help="uroman, colloquial, itrans, iast, hepburn, pinyin, rr, national... "
+            "Default: the best-measured scheme for the language (see --list).",
+        ),
     ] = None,
     input: InputOpt = None,
     output: OutputOpt = None,
@@ -77,7 +98,9 @@ def romanize_cmd(
     fmt: FormatOpt = "auto",
     new_column: NewColumnOpt = None,
     overwrite: OverwriteOpt = False,
-    list_: Annotated[bool, typer.Option("--list", help="List the romanization schemes (for --lang) and exit.")] = False,
+    list_: Annotated[
+        bool, typer.Option("--list", help="List the romanization schemes (for --lang) and exit.")
+    ] = False,
 ) -> None:
     """Romanize text: one text a line, or a column of a CSV/TSV/JSONL file; the output has the same shape.
 
@@ -100,25 +123,43 @@ def romanize_cmd(
         from scriptbridge.views.registry import resolve
 
         resolve("romanize", lang, scheme)  # an unknown scheme fails now, with the list of known ones
-    _run_view(lambda xs: romanize(xs, lang, scheme), input, output, column, fmt, new_column, overwrite,
-              f"romanize {lang}")
+    _run_view(
+        lambda xs: romanize(xs, lang, scheme),
+        input,
+        output,
+        column,
+        fmt,
+        new_column,
+        overwrite,
+        f"romanize {lang}",
+    )
 
 
 def ipa_cmd(
-    lang: Annotated[str | None, typer.Option("--lang", "-l", help="Language of the text: zh, ja, ko, vi, hi...")] = None,
+    lang: Annotated[
+        str | None, typer.Option("--lang", "-l", help="Language of the text: zh, ja, ko, vi, hi...")
+    ] = None,
     backend: Annotated[str | None, typer.Option("--backend", "-b", help="IPA backend (see --list).")] = None,
     tokens: Annotated[
-        bool, typer.Option("--tokens", help="Treat each text as whitespace-separated tokens and output one IPA "
-                           "string per token (joined by --sep), using the sentence as context.")
+        bool,
+        typer.Option(
+            "--tokens",
+            help="Treat each text as whitespace-separated tokens and output one IPA "
+            "string per token (joined by --sep), using the sentence as context.",
+        ),
     ] = False,
-    sep: Annotated[str, typer.Option("--sep", help="Separator between token transcriptions with --tokens.")] = " ",
+    sep: Annotated[
+        str, typer.Option("--sep", help="Separator between token transcriptions with --tokens.")
+    ] = " ",
     input: InputOpt = None,
     output: OutputOpt = None,
     column: ColumnOpt = None,
     fmt: FormatOpt = "auto",
     new_column: NewColumnOpt = None,
     overwrite: OverwriteOpt = False,
-    list_: Annotated[bool, typer.Option("--list", help="List the IPA backends (for --lang) and exit.")] = False,
+    list_: Annotated[
+        bool, typer.Option("--list", help="List the IPA backends (for --lang) and exit.")
+    ] = False,
 ) -> None:
     """Transcribe text into IPA (broad phonemic), same shape in and out as `romanize`.
 
@@ -155,7 +196,9 @@ def detect_cmd(
     column: ColumnOpt = None,
     fmt: FormatOpt = "auto",
     overwrite: OverwriteOpt = False,
-    threshold: Annotated[float, typer.Option(help="Minimum marker-word fraction to call Latin text romanized.")] = 0.15,
+    threshold: Annotated[
+        float, typer.Option(help="Minimum marker-word fraction to call Latin text romanized.")
+    ] = 0.15,
 ) -> None:
     """Detect each text's script(s) and whether Latin text looks like a romanized language.
 
@@ -173,8 +216,10 @@ def detect_cmd(
         table = read_table(input, fmt, column)
         results = [detect(t, threshold) for t in table.texts]
         if table.format == "lines":
-            values: list = [json.dumps(r.as_dict(), ensure_ascii=False) if t.strip() else "" for r, t in
-                            zip(results, table.texts, strict=True)]
+            values: list = [
+                json.dumps(r.as_dict(), ensure_ascii=False) if t.strip() else ""
+                for r, t in zip(results, table.texts, strict=True)
+            ]
             text = table.render(values)
         else:
             values = [[r.script or "", r.romanized or ""] for r in results]

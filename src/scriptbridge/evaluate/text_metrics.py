@@ -103,7 +103,9 @@ def _pairs(hyps: Sequence[str], refs: Sequence[str]) -> Iterable[tuple[str, str]
     return zip(hyps, refs, strict=True)
 
 
-def corpus_cer(hyps: Sequence[str], refs: Sequence[str], lowercase: bool = True, strip_punct: bool = True) -> float:
+def corpus_cer(
+    hyps: Sequence[str], refs: Sequence[str], lowercase: bool = True, strip_punct: bool = True
+) -> float:
     """Sum of character edits over the sum of reference lengths."""
     total = ErrorCounts()
     for h, r in _pairs(hyps, refs):
@@ -111,7 +113,9 @@ def corpus_cer(hyps: Sequence[str], refs: Sequence[str], lowercase: bool = True,
     return total.rate
 
 
-def corpus_wer(hyps: Sequence[str], refs: Sequence[str], lowercase: bool = True, strip_punct: bool = True) -> float:
+def corpus_wer(
+    hyps: Sequence[str], refs: Sequence[str], lowercase: bool = True, strip_punct: bool = True
+) -> float:
     """Sum of word edits over the sum of reference word counts."""
     total = ErrorCounts()
     for h, r in _pairs(hyps, refs):

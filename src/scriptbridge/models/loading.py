@@ -61,9 +61,20 @@ class Encoder:
     (e5 models expect ``"query: "`` or ``"passage: "``).
     """
 
-    def __init__(self, model: Any, tokenizer: Any, *, spec: str, name: str, source: str,
-                 path: str | None = None, default_prefix: str = "", default_pooling: str = "mean",
-                 license: str | None = None, extra_info: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        spec: str,
+        name: str,
+        source: str,
+        path: str | None = None,
+        default_prefix: str = "",
+        default_pooling: str = "mean",
+        license: str | None = None,
+        extra_info: dict[str, Any] | None = None,
+    ) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.spec = spec
@@ -96,9 +107,18 @@ class Encoder:
 
     # ------------------------------------------------------------------ encoding
 
-    def encode(self, texts: Sequence[str] | str, *, layer: int = -1, pooling: str | None = None,
-               prefix: str | None = None, batch_size: int = 32, max_length: int = 512,
-               normalize: bool = False, progress: bool = False) -> np.ndarray:
+    def encode(
+        self,
+        texts: Sequence[str] | str,
+        *,
+        layer: int = -1,
+        pooling: str | None = None,
+        prefix: str | None = None,
+        batch_size: int = 32,
+        max_length: int = 512,
+        normalize: bool = False,
+        progress: bool = False,
+    ) -> np.ndarray:
         """One vector per text, as a float32 array ``[n, hidden]`` in the input order.
 
         ``layer``: 0 = the embedding layer, 1..num_layers = transformer layers, -1 = last.
@@ -115,9 +135,17 @@ class Encoder:
             out[rows] = self._pool(states[index] if all_layers else states[-1], mask, pooling, normalize)
         return out
 
-    def encode_all_layers(self, texts: Sequence[str] | str, *, pooling: str | None = None,
-                          prefix: str | None = None, batch_size: int = 32, max_length: int = 512,
-                          normalize: bool = False, progress: bool = False) -> np.ndarray:
+    def encode_all_layers(
+        self,
+        texts: Sequence[str] | str,
+        *,
+        pooling: str | None = None,
+        prefix: str | None = None,
+        batch_size: int = 32,
+        max_length: int = 512,
+        normalize: bool = False,
+        progress: bool = False,
+    ) -> np.ndarray:
         """Pooled vectors of every layer in one pass: float32 ``[num_layers + 1, n, hidden]``.
 
         Index 0 is the embedding layer and index ``num_layers`` the last layer, so
@@ -133,8 +161,10 @@ class Encoder:
     def _layer_index(self, layer: int) -> int:
         n = self.num_layers
         if not -(n + 1) <= layer <= n:
-            raise ValueError(f"layer must be in [{-(n + 1)}, {n}] for this {n}-layer model (0 = embeddings, "
-                             f"-1 = last), got {layer}")
+            raise ValueError(
+                f"layer must be in [{-(n + 1)}, {n}] for this {n}-layer model (0 = embeddings, "
+                f"-1 = last), got {layer}"
+            )
         return layer % (n + 1)
 
     def _pool(self, h: Any, mask: Any, pooling: str | None, normalize: bool) -> np.ndarray:
@@ -153,8 +183,15 @@ class Encoder:
             v = torch.nn.functional.normalize(v, p=2.0, dim=-1)
         return v.cpu().numpy()
 
-    def _run(self, texts: list[str], prefix: str | None, batch_size: int, max_length: int, progress: bool,
-             all_layers: bool) -> Iterator[tuple[np.ndarray, Sequence[Any], Any]]:
+    def _run(
+        self,
+        texts: list[str],
+        prefix: str | None,
+        batch_size: int,
+        max_length: int,
+        progress: bool,
+        all_layers: bool,
+    ) -> Iterator[tuple[np.ndarray, Sequence[Any], Any]]:
         """Yield ``(rows, states, mask)`` per batch: ``states`` holds every layer's hidden states
         (embeddings first) when ``all_layers``, else only the last layer's.
 
@@ -169,8 +206,9 @@ class Encoder:
             return
         prefix = self.default_prefix if prefix is None else prefix
         limit = min(max_length, self.max_length)
-        enc = self.tokenizer([prefix + t for t in texts], add_special_tokens=True, truncation=True,
-                             max_length=limit)["input_ids"]
+        enc = self.tokenizer(
+            [prefix + t for t in texts], add_special_tokens=True, truncation=True, max_length=limit
+        )["input_ids"]
         order = sorted(range(len(texts)), key=lambda i: -len(enc[i]))
         pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         device = self.device
@@ -233,8 +271,14 @@ class _Progress:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        self._p = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                           TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+        self._p = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
         self._p.start()
         self._task = self._p.add_task(description, total=total)
 
@@ -300,8 +344,9 @@ def _from_pretrained(where: str, device: Any, dtype: Any, **kwargs: Any) -> tupl
     config = AutoConfig.from_pretrained(where, **kwargs)
     extra = {"add_pooling_layer": False} if getattr(config, "model_type", None) in _POOLER_TYPES else {}
     with _quiet_transformers():
-        model = AutoModel.from_pretrained(where, config=config, use_safetensors=True, dtype=dtype, **extra,
-                                          **kwargs)
+        model = AutoModel.from_pretrained(
+            where, config=config, use_safetensors=True, dtype=dtype, **extra, **kwargs
+        )
     tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)
     return model.to(device).eval(), tokenizer
 
@@ -309,27 +354,41 @@ def _from_pretrained(where: str, device: Any, dtype: Any, **kwargs: Any) -> tupl
 def _load_local(path: Path, spec: str, device: Any, dtype: Any) -> Encoder:
     meta = _read_meta(path)
     if not (path / "config.json").is_file():
-        raise EncoderLoadError(f"{path} is not a checkpoint folder (no config.json); save one with "
-                               "model.save_pretrained(DIR) and tokenizer.save_pretrained(DIR)")
+        raise EncoderLoadError(
+            f"{path} is not a checkpoint folder (no config.json); save one with "
+            "model.save_pretrained(DIR) and tokenizer.save_pretrained(DIR)"
+        )
     try:
         model, tokenizer = _from_pretrained(str(path), device, dtype)
     except (OSError, ValueError, KeyError) as e:
         hint = ""
         if not list(path.glob("*.safetensors")):
-            hint = (" (scriptbridge loads safetensors weights only; convert a pytorch_model.bin with "
-                    "AutoModel.from_pretrained(DIR).save_pretrained(DIR))")
+            hint = (
+                " (scriptbridge loads safetensors weights only; convert a pytorch_model.bin with "
+                "AutoModel.from_pretrained(DIR).save_pretrained(DIR))"
+            )
         raise EncoderLoadError(f"could not load the model in {path}: {e}{hint}") from e
     embedded = meta.get("format") == "scriptbridge-embedded"
     name = meta.get("name") or path.name
     extra = {}
     if embedded:
-        extra = {"upstream": meta.get("model"), "source_sha256": meta.get("source_sha256"),
-                 "source_package": meta.get("source_package"),
-                 "source_package_version": meta.get("source_package_version")}
+        extra = {
+            "upstream": meta.get("model"),
+            "source_sha256": meta.get("source_sha256"),
+            "source_package": meta.get("source_package"),
+            "source_package_version": meta.get("source_package_version"),
+        }
     return Encoder(
-        model, tokenizer, spec=spec, name=name, source=EMBEDDED if embedded else "local", path=str(path),
+        model,
+        tokenizer,
+        spec=spec,
+        name=name,
+        source=EMBEDDED if embedded else "local",
+        path=str(path),
         default_prefix=meta.get("default_prefix", "query: " if _is_e5(path.name) else ""),
-        default_pooling=meta.get("pooling", "mean"), license=meta.get("license"), extra_info=extra,
+        default_pooling=meta.get("pooling", "mean"),
+        license=meta.get("license"),
+        extra_info=extra,
     )
 
 
@@ -386,9 +445,18 @@ def _load_hub(spec: str, device: Any, dtype: Any) -> Encoder:
         if state == "unreachable":
             raise EncoderLoadError(_unreachable_message(spec, reason)) from e
         raise EncoderLoadError(f"could not load {spec!r} from the Hugging Face hub: {e}") from e
-    return Encoder(model, tokenizer, spec=spec, name=spec, source="hub", path=_hub_snapshot(model),
-                   default_prefix="query: " if _is_e5(spec) else "", default_pooling="mean",
-                   license=None, extra_info={"license_note": "see the model card on the hub"})
+    return Encoder(
+        model,
+        tokenizer,
+        spec=spec,
+        name=spec,
+        source="hub",
+        path=_hub_snapshot(model),
+        default_prefix="query: " if _is_e5(spec) else "",
+        default_pooling="mean",
+        license=None,
+        extra_info={"license_note": "see the model card on the hub"},
+    )
 
 
 def _hub_snapshot(model: Any) -> str | None:

@@ -27,8 +27,11 @@ def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str | None]:
 
 
 def device_description() -> dict[str, Any]:
-    info: dict[str, Any] = {"platform": platform.platform(), "python": sys.version.split()[0],
-                            "processor": platform.processor() or platform.machine()}
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "processor": platform.processor() or platform.machine(),
+    }
     try:
         import torch
 

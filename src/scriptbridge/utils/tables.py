@@ -94,7 +94,9 @@ def _read_text(path: str | None) -> tuple[str, str]:
         # find the line of the bad byte so the user can fix it
         data = p.read_bytes()
         line = data[: e.start].count(b"\n") + 1
-        raise TableError(f"{path}:{line}: not valid UTF-8 (byte {e.start}); re-encode the file as UTF-8") from e
+        raise TableError(
+            f"{path}:{line}: not valid UTF-8 (byte {e.start}); re-encode the file as UTF-8"
+        ) from e
 
 
 def read_table(path: str | None, fmt: str = "auto", column: str | None = None) -> Table:
@@ -119,7 +121,9 @@ def read_table(path: str | None, fmt: str = "auto", column: str | None = None) -
         if col is None and "text" in header:
             col = "text"
         if col is None:
-            raise TableError(f"{name}:1: choose the text column with --column; columns are: {', '.join(header)}")
+            raise TableError(
+                f"{name}:1: choose the text column with --column; columns are: {', '.join(header)}"
+            )
         if col not in header:
             if col.isdigit() and int(col) < len(header):
                 col = header[int(col)]
@@ -147,7 +151,9 @@ def read_table(path: str | None, fmt: str = "auto", column: str | None = None) -
         if col is None:
             col = "text" if "text" in obj else None
             if col is None:
-                raise TableError(f"{name}:{i}: choose the text field with --column; fields are: {', '.join(obj)}")
+                raise TableError(
+                    f"{name}:{i}: choose the text field with --column; fields are: {', '.join(obj)}"
+                )
         if col not in obj:
             raise TableError(f"{name}:{i}: no field {col!r}; fields are: {', '.join(obj)}")
         val = obj[col]

@@ -42,7 +42,9 @@ def _run_guarded(backend: Backend, fn: Converter, texts: list[str], lang: str) -
         out = fn(texts, lang)
         if len(out) == len(texts):
             return list(out)
-        log.warning("%s returned %d outputs for %d texts; retrying one by one", backend.name, len(out), len(texts))
+        log.warning(
+            "%s returned %d outputs for %d texts; retrying one by one", backend.name, len(out), len(texts)
+        )
     except Exception as e:  # noqa: BLE001 - the contract is: never raise on input text
         if len(texts) == 1:
             return [_fallback(backend, texts[0], lang, e)]
@@ -121,7 +123,9 @@ def to_ipa_tokens(tokens: Sequence[str], lang: str, backend: str | None = None) 
     return to_ipa_tokens_batch([tokens], lang, backend)[0]
 
 
-def to_ipa_tokens_batch(sentences: Sequence[Sequence[str]], lang: str, backend: str | None = None) -> list[list[str]]:
+def to_ipa_tokens_batch(
+    sentences: Sequence[Sequence[str]], lang: str, backend: str | None = None
+) -> list[list[str]]:
     """:func:`to_ipa_tokens` over many sentences at once (faster: one backend call)."""
     lang = canonical(lang)
     b = resolve("ipa", lang, backend)
@@ -130,7 +134,10 @@ def to_ipa_tokens_batch(sentences: Sequence[Sequence[str]], lang: str, backend: 
     try:
         out = fn(clean, lang)
         if len(out) == len(clean) and all(len(o) == len(s) for o, s in zip(out, clean, strict=True)):
-            return [[o if t.strip() else "" for o, t in zip(os_, s, strict=True)] for os_, s in zip(out, clean, strict=True)]
+            return [
+                [o if t.strip() else "" for o, t in zip(os_, s, strict=True)]
+                for os_, s in zip(out, clean, strict=True)
+            ]
     except Exception as e:  # noqa: BLE001
         log.warning("token IPA backend %s failed (%s); converting token by token", b.name, e)
     # per-token fallback keeps the one-output-per-token contract

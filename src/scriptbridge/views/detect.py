@@ -27,23 +27,67 @@ import regex
 
 # ISO 15924 code -> Unicode script name (as the regex module spells it)
 _SCRIPTS: dict[str, str] = {
-    "Latn": "Latin", "Deva": "Devanagari", "Beng": "Bengali", "Guru": "Gurmukhi", "Gujr": "Gujarati",
-    "Orya": "Oriya", "Taml": "Tamil", "Telu": "Telugu", "Knda": "Kannada", "Mlym": "Malayalam",
-    "Sinh": "Sinhala", "Arab": "Arabic", "Hebr": "Hebrew", "Syrc": "Syriac", "Thaa": "Thaana",
-    "Cyrl": "Cyrillic", "Grek": "Greek", "Armn": "Armenian", "Geor": "Georgian", "Ethi": "Ethiopic",
-    "Hani": "Han", "Hira": "Hiragana", "Kana": "Katakana", "Hang": "Hangul", "Thai": "Thai",
-    "Laoo": "Lao", "Khmr": "Khmer", "Mymr": "Myanmar", "Tibt": "Tibetan", "Mong": "Mongolian",
-    "Tfng": "Tifinagh", "Cher": "Cherokee", "Bopo": "Bopomofo", "Olck": "Ol_Chiki",
+    "Latn": "Latin",
+    "Deva": "Devanagari",
+    "Beng": "Bengali",
+    "Guru": "Gurmukhi",
+    "Gujr": "Gujarati",
+    "Orya": "Oriya",
+    "Taml": "Tamil",
+    "Telu": "Telugu",
+    "Knda": "Kannada",
+    "Mlym": "Malayalam",
+    "Sinh": "Sinhala",
+    "Arab": "Arabic",
+    "Hebr": "Hebrew",
+    "Syrc": "Syriac",
+    "Thaa": "Thaana",
+    "Cyrl": "Cyrillic",
+    "Grek": "Greek",
+    "Armn": "Armenian",
+    "Geor": "Georgian",
+    "Ethi": "Ethiopic",
+    "Hani": "Han",
+    "Hira": "Hiragana",
+    "Kana": "Katakana",
+    "Hang": "Hangul",
+    "Thai": "Thai",
+    "Laoo": "Lao",
+    "Khmr": "Khmer",
+    "Mymr": "Myanmar",
+    "Tibt": "Tibetan",
+    "Mong": "Mongolian",
+    "Tfng": "Tifinagh",
+    "Cher": "Cherokee",
+    "Bopo": "Bopomofo",
+    "Olck": "Ol_Chiki",
 }
 _PATTERNS = [(code, regex.compile(rf"\p{{Script={name}}}")) for code, name in _SCRIPTS.items()]
 
 # languages usually written in a script, most common first
 SCRIPT_LANGUAGES: dict[str, tuple[str, ...]] = {
-    "Deva": ("hi", "mr", "ne", "sa"), "Arab": ("ar", "ur", "fa", "ps"), "Mlym": ("ml",), "Beng": ("bn",),
-    "Taml": ("ta",), "Telu": ("te",), "Knda": ("kn",), "Gujr": ("gu",), "Guru": ("pa",), "Orya": ("or",),
-    "Cyrl": ("ru", "uk", "bg", "sr", "be", "kk"), "Hani": ("zh", "ja"), "Jpan": ("ja",), "Hang": ("ko",),
-    "Kore": ("ko",), "Thai": ("th",), "Hebr": ("he",), "Grek": ("el",), "Geor": ("ka",), "Armn": ("hy",),
-    "Ethi": ("am",), "Sinh": ("si",),
+    "Deva": ("hi", "mr", "ne", "sa"),
+    "Arab": ("ar", "ur", "fa", "ps"),
+    "Mlym": ("ml",),
+    "Beng": ("bn",),
+    "Taml": ("ta",),
+    "Telu": ("te",),
+    "Knda": ("kn",),
+    "Gujr": ("gu",),
+    "Guru": ("pa",),
+    "Orya": ("or",),
+    "Cyrl": ("ru", "uk", "bg", "sr", "be", "kk"),
+    "Hani": ("zh", "ja"),
+    "Jpan": ("ja",),
+    "Hang": ("ko",),
+    "Kore": ("ko",),
+    "Thai": ("th",),
+    "Hebr": ("he",),
+    "Grek": ("el",),
+    "Geor": ("ka",),
+    "Armn": ("hy",),
+    "Ethi": ("am",),
+    "Sinh": ("si",),
 }
 
 
@@ -118,9 +162,15 @@ _VI = (
     "toi ban anh em chi ong ba minh chung ta ho gi sao nao cam on xin chao"
 )
 ROMANIZED_MARKERS: dict[str, frozenset[str]] = {
-    "hi": frozenset(_HI_UR.split()), "ur": frozenset(_HI_UR.split()), "ml": frozenset(_ML.split()),
-    "ar": frozenset(_AR.split()), "ja": frozenset(_JA.split()), "zh": frozenset(_ZH.split()),
-    "ko": frozenset(_KO.split()), "uk": frozenset(_UK.split()), "vi": frozenset(_VI.split()),
+    "hi": frozenset(_HI_UR.split()),
+    "ur": frozenset(_HI_UR.split()),
+    "ml": frozenset(_ML.split()),
+    "ar": frozenset(_AR.split()),
+    "ja": frozenset(_JA.split()),
+    "zh": frozenset(_ZH.split()),
+    "ko": frozenset(_KO.split()),
+    "uk": frozenset(_UK.split()),
+    "vi": frozenset(_VI.split()),
 }
 _EN = frozenset(
     "the a an of to in and is are was were be been it this that for on with as at by from or not but "
@@ -179,9 +229,14 @@ class DetectResult:
         return sum(1 for f in self.scripts.values() if f >= 0.1) > 1
 
     def as_dict(self) -> dict:
-        return {"scripts": self.scripts, "script": self.script, "mixed": self.mixed,
-                "languages": list(self.languages), "romanized": self.romanized,
-                "romanized_scores": self.romanized_scores}
+        return {
+            "scripts": self.scripts,
+            "script": self.script,
+            "mixed": self.mixed,
+            "languages": list(self.languages),
+            "romanized": self.romanized,
+            "romanized_scores": self.romanized_scores,
+        }
 
 
 def detect(text: str, threshold: float = 0.15) -> DetectResult:
@@ -197,7 +252,9 @@ def detect(text: str, threshold: float = 0.15) -> DetectResult:
     if res.script == "Latn":
         scores = romanized_scores(text)
         en = english_score(text)
-        res.romanized_scores = {k: round(v, 4) for k, v in sorted(scores.items(), key=lambda kv: -kv[1]) if v > 0}
+        res.romanized_scores = {
+            k: round(v, 4) for k, v in sorted(scores.items(), key=lambda kv: -kv[1]) if v > 0
+        }
         best = max(scores.items(), key=lambda kv: kv[1]) if scores else None
         if best and best[1] >= threshold and best[1] > en:
             res.romanized = best[0]

@@ -54,12 +54,32 @@ LANGUAGES: dict[str, tuple[str, str, str]] = {
 
 # ISO 639-3 macro-language members and other aliases that should map to a canonical code
 _ALIASES: dict[str, str] = {
-    "arb": "ar", "ary": "ar", "arz": "ar", "apc": "ar", "acm": "ar",
-    "cmn": "zh", "zho": "zh", "chi": "zh", "yue": "yue",
-    "pes": "fa", "per": "fa", "npi": "ne", "pnb": "pa", "ory": "or",
-    "hindi": "hi", "malayalam": "ml", "urdu": "ur", "arabic": "ar", "chinese": "zh",
-    "japanese": "ja", "korean": "ko", "vietnamese": "vi", "ukrainian": "uk", "english": "en",
-    "polish": "pl", "russian": "ru",
+    "arb": "ar",
+    "ary": "ar",
+    "arz": "ar",
+    "apc": "ar",
+    "acm": "ar",
+    "cmn": "zh",
+    "zho": "zh",
+    "chi": "zh",
+    "yue": "yue",
+    "pes": "fa",
+    "per": "fa",
+    "npi": "ne",
+    "pnb": "pa",
+    "ory": "or",
+    "hindi": "hi",
+    "malayalam": "ml",
+    "urdu": "ur",
+    "arabic": "ar",
+    "chinese": "zh",
+    "japanese": "ja",
+    "korean": "ko",
+    "vietnamese": "vi",
+    "ukrainian": "uk",
+    "english": "en",
+    "polish": "pl",
+    "russian": "ru",
 }
 _FROM_639_3 = {v[0]: k for k, v in LANGUAGES.items()}
 

@@ -22,10 +22,22 @@ from scriptbridge.views.registry import Backend, register
 
 # aksharamukha's name for each language's usual script
 _AKSHARAMUKHA_SCRIPT = {
-    "hi": "Devanagari", "mr": "Devanagari", "ne": "Devanagari", "sa": "Devanagari",
-    "bn": "Bengali", "as": "Assamese", "gu": "Gujarati", "pa": "Gurmukhi", "or": "Oriya",
-    "ta": "Tamil", "te": "Telugu", "kn": "Kannada", "ml": "Malayalam", "si": "Sinhala",
-    "ur": "Urdu", "ar": "Arab",
+    "hi": "Devanagari",
+    "mr": "Devanagari",
+    "ne": "Devanagari",
+    "sa": "Devanagari",
+    "bn": "Bengali",
+    "as": "Assamese",
+    "gu": "Gujarati",
+    "pa": "Gurmukhi",
+    "or": "Oriya",
+    "ta": "Tamil",
+    "te": "Telugu",
+    "kn": "Kannada",
+    "ml": "Malayalam",
+    "si": "Sinhala",
+    "ur": "Urdu",
+    "ar": "Arab",
 }
 
 

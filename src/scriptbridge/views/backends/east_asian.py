@@ -30,10 +30,37 @@ from scriptbridge.views.registry import Backend, register
 
 # CJK punctuation -> what someone typing romanized text would write
 _PUNCT = {
-    "\u3000": " ", "。": ".", "、": ",", "，": ",", "．": ".", "・": " ", "·": " ",
-    "「": '"', "」": '"', "『": '"', "』": '"', "“": '"', "”": '"', "‘": "'", "’": "'",
-    "《": '"', "》": '"', "〈": '"', "〉": '"', "【": "[", "】": "]", "〔": "(", "〕": ")",
-    "〖": "[", "〗": "]", "…": "...", "‥": "..", "—": "-", "―": "-", "～": "~", "〜": "~",
+    "\u3000": " ",
+    "。": ".",
+    "、": ",",
+    "，": ",",
+    "．": ".",
+    "・": " ",
+    "·": " ",
+    "「": '"',
+    "」": '"',
+    "『": '"',
+    "』": '"',
+    "“": '"',
+    "”": '"',
+    "‘": "'",
+    "’": "'",
+    "《": '"',
+    "》": '"',
+    "〈": '"',
+    "〉": '"',
+    "【": "[",
+    "】": "]",
+    "〔": "(",
+    "〕": ")",
+    "〖": "[",
+    "〗": "]",
+    "…": "...",
+    "‥": "..",
+    "—": "-",
+    "―": "-",
+    "～": "~",
+    "〜": "~",
 }
 # punctuation that attaches to the word before it (no space before) / after it (no space after);
 # the ASCII double quote is either, told apart by counting (see join_pieces)
@@ -312,34 +339,111 @@ _S_BASE, _N_V, _N_T = 0xAC00, 21, 28
 _INITIALS = "ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ"
 _FINALS = ("", *"ㄱㄲㄳㄴㄵㄶㄷㄹㄺㄻㄼㄽㄾㄿㅀㅁㅂㅄㅅㅆㅇㅈㅊㅋㅌㅍㅎ")
 # ㅇ is silent as an initial (its "ng" is a final's)
-_INITIAL_RR = dict(zip(_INITIALS, (
-    "g", "kk", "n", "d", "tt", "r", "m", "b", "pp", "s", "ss", "", "j", "jj", "ch", "k", "t",
-    "p", "h",
-), strict=True))
+_INITIAL_RR = dict(
+    zip(
+        _INITIALS,
+        (
+            "g",
+            "kk",
+            "n",
+            "d",
+            "tt",
+            "r",
+            "m",
+            "b",
+            "pp",
+            "s",
+            "ss",
+            "",
+            "j",
+            "jj",
+            "ch",
+            "k",
+            "t",
+            "p",
+            "h",
+        ),
+        strict=True,
+    )
+)
 _VOWEL_RR = (
-    "a", "ae", "ya", "yae", "eo", "e", "yeo", "ye", "o", "wa", "wae", "oe", "yo", "u", "wo", "we",
-    "wi", "yu", "eu", "ui", "i",
+    "a",
+    "ae",
+    "ya",
+    "yae",
+    "eo",
+    "e",
+    "yeo",
+    "ye",
+    "o",
+    "wa",
+    "wae",
+    "oe",
+    "yo",
+    "u",
+    "wo",
+    "we",
+    "wi",
+    "yu",
+    "eu",
+    "ui",
+    "i",
 )
 _VOWEL_I = 20  # ㅣ, which palatalizes a preceding ㄷ/ㅌ
 # a final consonant is written by its representative sound (RR rule: k, t, p before a consonant
 # or at the end of a word)
 _FINAL_RR = {
-    "": "", "ㄱ": "k", "ㄲ": "k", "ㄳ": "k", "ㄴ": "n", "ㄵ": "n", "ㄶ": "n", "ㄷ": "t", "ㄹ": "l",
-    "ㄺ": "k", "ㄻ": "m", "ㄼ": "l", "ㄽ": "l", "ㄾ": "l", "ㄿ": "p", "ㅀ": "l", "ㅁ": "m", "ㅂ": "p",
-    "ㅄ": "p", "ㅅ": "t", "ㅆ": "t", "ㅇ": "ng", "ㅈ": "t", "ㅊ": "t", "ㅋ": "k", "ㅌ": "t", "ㅍ": "p",
+    "": "",
+    "ㄱ": "k",
+    "ㄲ": "k",
+    "ㄳ": "k",
+    "ㄴ": "n",
+    "ㄵ": "n",
+    "ㄶ": "n",
+    "ㄷ": "t",
+    "ㄹ": "l",
+    "ㄺ": "k",
+    "ㄻ": "m",
+    "ㄼ": "l",
+    "ㄽ": "l",
+    "ㄾ": "l",
+    "ㄿ": "p",
+    "ㅀ": "l",
+    "ㅁ": "m",
+    "ㅂ": "p",
+    "ㅄ": "p",
+    "ㅅ": "t",
+    "ㅆ": "t",
+    "ㅇ": "ng",
+    "ㅈ": "t",
+    "ㅊ": "t",
+    "ㅋ": "k",
+    "ㅌ": "t",
+    "ㅍ": "p",
     "ㅎ": "t",
 }
 # a double final splits before a vowel: its second consonant is pronounced with the next syllable
 _CLUSTER = {
-    "ㄳ": ("ㄱ", "ㅅ"), "ㄵ": ("ㄴ", "ㅈ"), "ㄺ": ("ㄹ", "ㄱ"), "ㄻ": ("ㄹ", "ㅁ"), "ㄼ": ("ㄹ", "ㅂ"),
-    "ㄽ": ("ㄹ", "ㅅ"), "ㄾ": ("ㄹ", "ㅌ"), "ㄿ": ("ㄹ", "ㅍ"), "ㅄ": ("ㅂ", "ㅅ"),
+    "ㄳ": ("ㄱ", "ㅅ"),
+    "ㄵ": ("ㄴ", "ㅈ"),
+    "ㄺ": ("ㄹ", "ㄱ"),
+    "ㄻ": ("ㄹ", "ㅁ"),
+    "ㄼ": ("ㄹ", "ㅂ"),
+    "ㄽ": ("ㄹ", "ㅅ"),
+    "ㄾ": ("ㄹ", "ㅌ"),
+    "ㄿ": ("ㄹ", "ㅍ"),
+    "ㅄ": ("ㅂ", "ㅅ"),
 }
 # which sound a final has before a consonant: the obstruent classes nasalize as a whole
 _K_CLASS = set("ㄱㄲㅋㄳㄺ")
 _T_CLASS = set("ㄷㅅㅆㅈㅊㅌㅎ")
 _P_CLASS = set("ㅂㅍㅄㄿ")
 _L_CLASS = set("ㄹㄼㄽㄾㅀ")
-_NASALIZED = {**dict.fromkeys(_K_CLASS, "ㅇ"), **dict.fromkeys(_T_CLASS, "ㄴ"), **dict.fromkeys(_P_CLASS, "ㅁ")}
+_NASALIZED = {
+    **dict.fromkeys(_K_CLASS, "ㅇ"),
+    **dict.fromkeys(_T_CLASS, "ㄴ"),
+    **dict.fromkeys(_P_CLASS, "ㅁ"),
+}
 _ASPIRATED = {"ㄱ": "ㅋ", "ㄷ": "ㅌ", "ㅈ": "ㅊ"}
 # ㄴ+ㄹ is normally ㄹㄹ (신라 silla), but ㄴㄴ when ㄹ starts a Sino-Korean morpheme appended to a
 # longer word (신문로 sinmunno, 생산량, 공권력). Without morphology: ㄴ not in the first syllable
@@ -348,8 +452,18 @@ _LN_MORPHEMES = set("로란량력론료류례")
 # compatibility jamo typed on their own (ㅋㅋ, ㅠㅠ): consonants by their initial sound
 _COMPAT_RR = {
     **{c: _INITIAL_RR[c] or "ng" for c in _INITIALS},
-    "ㄳ": "gs", "ㄵ": "nj", "ㄶ": "nh", "ㄺ": "lg", "ㄻ": "lm", "ㄼ": "lb", "ㄽ": "ls", "ㄾ": "lt",
-    "ㄿ": "lp", "ㅀ": "lh", "ㅄ": "bs", "ㄹ": "r",
+    "ㄳ": "gs",
+    "ㄵ": "nj",
+    "ㄶ": "nh",
+    "ㄺ": "lg",
+    "ㄻ": "lm",
+    "ㄼ": "lb",
+    "ㄽ": "ls",
+    "ㄾ": "lt",
+    "ㄿ": "lp",
+    "ㅀ": "lh",
+    "ㅄ": "bs",
+    "ㄹ": "r",
     **dict(zip("ㅏㅐㅑㅒㅓㅔㅕㅖㅗㅘㅙㅚㅛㅜㅝㅞㅟㅠㅡㅢㅣ", _VOWEL_RR, strict=True)),
 }
 _HANGUL_RUN = regex.compile(r"[\uAC00-\uD7A3]+")
@@ -453,7 +567,7 @@ def _rr_word(word: str) -> str:
 def _compat_jamo(run: str) -> str:
     out = []
     for c in run:
-        if "\uFFA0" <= c <= "\uFFDC":
+        if "\uffa0" <= c <= "\uffdc":
             # half-width jamo decompose to the compatibility jamo ("<narrow> 3131"); NFKC would go
             # one step further, to conjoining jamo, which the table does not use
             dec = unicodedata.decomposition(c).split()

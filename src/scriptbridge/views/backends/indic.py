@@ -39,8 +39,15 @@ ZWJ, ZWNJ = "\u200d", "\u200c"
 # Unicode block start of each Brahmic script; inside every block the letters sit at the same
 # offsets (an inheritance from ISCII), which lets one parser read them all
 SCRIPT_BLOCKS: dict[str, int] = {
-    "devanagari": 0x0900, "bengali": 0x0980, "gurmukhi": 0x0A00, "gujarati": 0x0A80, "oriya": 0x0B00,
-    "tamil": 0x0B80, "telugu": 0x0C00, "kannada": 0x0C80, "malayalam": 0x0D00,
+    "devanagari": 0x0900,
+    "bengali": 0x0980,
+    "gurmukhi": 0x0A00,
+    "gujarati": 0x0A80,
+    "oriya": 0x0B00,
+    "tamil": 0x0B80,
+    "telugu": 0x0C00,
+    "kannada": 0x0C80,
+    "malayalam": 0x0D00,
 }
 _BLOCK_OF = {base >> 7: name for name, base in SCRIPT_BLOCKS.items()}
 
@@ -102,8 +109,10 @@ def parse_word(word: str, base: int, script: str) -> list[Akshara]:
     i, n = 0, len(word)
     while i < n:
         o = ord(word[i]) - base
-        if o in CONSONANTS or (script == "devanagari" and o in _DEVA_NUKTA) or (
-            script in ("bengali", "oriya") and o in _BENG_NUKTA
+        if (
+            o in CONSONANTS
+            or (script == "devanagari" and o in _DEVA_NUKTA)
+            or (script in ("bengali", "oriya") and o in _BENG_NUKTA)
         ):
             # a precomposed nukta letter is read as its base consonant + 0x100, like the decomposed one
             nukta_table = _DEVA_NUKTA if script == "devanagari" else _BENG_NUKTA
@@ -209,21 +218,76 @@ def _common(c: str, base: int) -> str:
 # --- Hindi (Devanagari) colloquial ---------------------------------------------------------
 
 _HI_CONS = {
-    0x15: "k", 0x16: "kh", 0x17: "g", 0x18: "gh", 0x19: "n",
-    0x1A: "ch", 0x1B: "chh", 0x1C: "j", 0x1D: "jh", 0x1E: "n",
-    0x1F: "t", 0x20: "th", 0x21: "d", 0x22: "dh", 0x23: "n",
-    0x24: "t", 0x25: "th", 0x26: "d", 0x27: "dh", 0x28: "n", 0x29: "n",
-    0x2A: "p", 0x2B: "ph", 0x2C: "b", 0x2D: "bh", 0x2E: "m",
-    0x2F: "y", 0x30: "r", 0x31: "r", 0x32: "l", 0x33: "l", 0x34: "l", 0x35: "v",
-    0x36: "sh", 0x37: "sh", 0x38: "s", 0x39: "h",
+    0x15: "k",
+    0x16: "kh",
+    0x17: "g",
+    0x18: "gh",
+    0x19: "n",
+    0x1A: "ch",
+    0x1B: "chh",
+    0x1C: "j",
+    0x1D: "jh",
+    0x1E: "n",
+    0x1F: "t",
+    0x20: "th",
+    0x21: "d",
+    0x22: "dh",
+    0x23: "n",
+    0x24: "t",
+    0x25: "th",
+    0x26: "d",
+    0x27: "dh",
+    0x28: "n",
+    0x29: "n",
+    0x2A: "p",
+    0x2B: "ph",
+    0x2C: "b",
+    0x2D: "bh",
+    0x2E: "m",
+    0x2F: "y",
+    0x30: "r",
+    0x31: "r",
+    0x32: "l",
+    0x33: "l",
+    0x34: "l",
+    0x35: "v",
+    0x36: "sh",
+    0x37: "sh",
+    0x38: "s",
+    0x39: "h",
     # nukta forms: Perso-Arabic sounds; q is typed k by most Hindi writers
-    0x115: "k", 0x116: "kh", 0x117: "g", 0x11C: "z", 0x121: "d", 0x122: "dh", 0x12B: "f", 0x12F: "y",
-    0x128: "n", 0x130: "r", 0x133: "l",
+    0x115: "k",
+    0x116: "kh",
+    0x117: "g",
+    0x11C: "z",
+    0x121: "d",
+    0x122: "dh",
+    0x12B: "f",
+    0x12F: "y",
+    0x128: "n",
+    0x130: "r",
+    0x133: "l",
 }
 _HI_VOWELS = {
-    0x04: "a", 0x05: "a", 0x06: "aa", 0x07: "i", 0x08: "ee", 0x09: "u", 0x0A: "oo", 0x0B: "ri", 0x0C: "li",
-    0x0D: "e", 0x0E: "e", 0x0F: "e", 0x10: "ai", 0x11: "o", 0x12: "o", 0x13: "o", 0x14: "au",
-    0x60: "ri", 0x61: "li",
+    0x04: "a",
+    0x05: "a",
+    0x06: "aa",
+    0x07: "i",
+    0x08: "ee",
+    0x09: "u",
+    0x0A: "oo",
+    0x0B: "ri",
+    0x0C: "li",
+    0x0D: "e",
+    0x0E: "e",
+    0x0F: "e",
+    0x10: "ai",
+    0x11: "o",
+    0x12: "o",
+    0x13: "o",
+    0x14: "au",
+    0x60: "ri",
+    0x61: "li",
 }
 # the same vowels at the end of a word, where people write them short
 _HI_FINAL_VOWELS = {0x06: "a", 0x08: "i", 0x0A: "u"}
@@ -347,7 +411,9 @@ def hindi_word(aks: list[Akshara], style: HindiStyle = HI_STYLE) -> str:
 
 # a few very frequent words whose typed spelling no letter rule gives
 _HI_WORDS = {
-    "नहीं": "nahi", "मैं": "main", "सिंह": "singh",
+    "नहीं": "nahi",
+    "मैं": "main",
+    "सिंह": "singh",
 }
 
 
@@ -364,18 +430,64 @@ def _romanize_with(text: str, base: int, script: str, word_fn) -> str:
 # --- Malayalam colloquial ("Manglish") ------------------------------------------------------
 
 _ML_CONS = {
-    0x15: "k", 0x16: "kh", 0x17: "g", 0x18: "gh", 0x19: "ng",
-    0x1A: "ch", 0x1B: "chh", 0x1C: "j", 0x1D: "jh", 0x1E: "nj",
-    0x1F: "d", 0x20: "d", 0x21: "d", 0x22: "dh", 0x23: "n",  # ട is voiced between vowels: typed d
-    0x24: "th", 0x25: "th", 0x26: "d", 0x27: "dh", 0x28: "n", 0x29: "n",
-    0x2A: "p", 0x2B: "ph", 0x2C: "b", 0x2D: "bh", 0x2E: "m",
-    0x2F: "y", 0x30: "r", 0x31: "r", 0x32: "l", 0x33: "l", 0x34: "zh", 0x35: "v",
-    0x36: "sh", 0x37: "sh", 0x38: "s", 0x39: "h", 0x3A: "tt",
+    0x15: "k",
+    0x16: "kh",
+    0x17: "g",
+    0x18: "gh",
+    0x19: "ng",
+    0x1A: "ch",
+    0x1B: "chh",
+    0x1C: "j",
+    0x1D: "jh",
+    0x1E: "nj",
+    0x1F: "d",
+    0x20: "d",
+    0x21: "d",
+    0x22: "dh",
+    0x23: "n",  # ട is voiced between vowels: typed d
+    0x24: "th",
+    0x25: "th",
+    0x26: "d",
+    0x27: "dh",
+    0x28: "n",
+    0x29: "n",
+    0x2A: "p",
+    0x2B: "ph",
+    0x2C: "b",
+    0x2D: "bh",
+    0x2E: "m",
+    0x2F: "y",
+    0x30: "r",
+    0x31: "r",
+    0x32: "l",
+    0x33: "l",
+    0x34: "zh",
+    0x35: "v",
+    0x36: "sh",
+    0x37: "sh",
+    0x38: "s",
+    0x39: "h",
+    0x3A: "tt",
 }
 _ML_VOWELS = {
-    0x05: "a", 0x06: "aa", 0x07: "i", 0x08: "ee", 0x09: "u", 0x0A: "oo", 0x0B: "ru", 0x0C: "lu",
-    0x0D: "e", 0x0E: "e", 0x0F: "e", 0x10: "ai", 0x11: "o", 0x12: "o", 0x13: "o", 0x14: "ou",
-    0x60: "ru", 0x61: "lu",
+    0x05: "a",
+    0x06: "aa",
+    0x07: "i",
+    0x08: "ee",
+    0x09: "u",
+    0x0A: "oo",
+    0x0B: "ru",
+    0x0C: "lu",
+    0x0D: "e",
+    0x0E: "e",
+    0x0F: "e",
+    0x10: "ai",
+    0x11: "o",
+    0x12: "o",
+    0x13: "o",
+    0x14: "ou",
+    0x60: "ru",
+    0x61: "lu",
 }
 # clusters typed as a unit; a geminate of a one-letter consonant is doubled by default (ക്ക kk)
 _ML_CLUSTERS = {
@@ -560,11 +672,31 @@ def formal(text: str, scheme: str) -> str:
 # ISO 15919 letters -> keyboard spelling, for Brahmic text met inside a colloquial romanization of
 # another script (a Malayalam name in a Hindi sentence): readable, though without the
 # language-specific rules of the colloquial schemes
-_ISO_PLAIN = str.maketrans({
-    "ā": "a", "ī": "i", "ū": "u", "ṛ": "r", "ḷ": "l", "ē": "e", "ō": "o",
-    "ṅ": "n", "ñ": "n", "ṭ": "t", "ḍ": "d", "ṇ": "n", "ś": "sh", "ṣ": "sh", "ṃ": "n", "ḥ": "h",
-    "ṁ": "m", "ḻ": "zh", "ṟ": "r", "ṉ": "n", "'": "",
-})
+_ISO_PLAIN = str.maketrans(
+    {
+        "ā": "a",
+        "ī": "i",
+        "ū": "u",
+        "ṛ": "r",
+        "ḷ": "l",
+        "ē": "e",
+        "ō": "o",
+        "ṅ": "n",
+        "ñ": "n",
+        "ṭ": "t",
+        "ḍ": "d",
+        "ṇ": "n",
+        "ś": "sh",
+        "ṣ": "sh",
+        "ṃ": "n",
+        "ḥ": "h",
+        "ṁ": "m",
+        "ḻ": "zh",
+        "ṟ": "r",
+        "ṉ": "n",
+        "'": "",
+    }
+)
 
 
 def _plain(text: str) -> str:
@@ -601,13 +733,36 @@ def hindi(text: str, style: HindiStyle = HI_STYLE) -> str:
 def manglish(text: str, style: ManglishStyle = ML_STYLE) -> str:
     """Colloquial (Manglish) romanization of a Malayalam text."""
     base = SCRIPT_BLOCKS["malayalam"]
-    return _colloquial_text(text, "malayalam", lambda w: malayalam_word(parse_word(w, base, "malayalam"), style))
+    return _colloquial_text(
+        text, "malayalam", lambda w: malayalam_word(parse_word(w, base, "malayalam"), style)
+    )
 
 
 # --- registration --------------------------------------------------------------------------
 
-INDIC_LANGS = frozenset({"hi", "mr", "ne", "sa", "bn", "as", "gu", "pa", "or", "ta", "te", "kn", "ml",
-                         "kok", "mai", "bho", "awa", "doi", "sd"})
+INDIC_LANGS = frozenset(
+    {
+        "hi",
+        "mr",
+        "ne",
+        "sa",
+        "bn",
+        "as",
+        "gu",
+        "pa",
+        "or",
+        "ta",
+        "te",
+        "kn",
+        "ml",
+        "kok",
+        "mai",
+        "bho",
+        "awa",
+        "doi",
+        "sd",
+    }
+)
 
 
 def _per_text(fn):

@@ -58,9 +58,80 @@ _DOUBLE_CONS = re.compile(r"(ch|[bcdfghjklmnpqrstwz])")
 _DIGIT = re.compile(r"\d")
 _DIGIT_END = re.compile(r"\d$")
 _CONS_I = re.compile(r"[bcdfghjklmnpqrstvwxyz]i$")
-_HANGUL_LEADS = ["g", "gg", "n", "d", "dd", "r", "m", "b", "bb", "s", "ss", "-", "j", "jj", "c", "k", "t", "p", "h"]
-_HANGUL_VOWELS = ["a", "ae", "ya", "yae", "eo", "e", "yeo", "ye", "o", "wa", "wai", "oe", "yo", "u", "weo", "we", "wi", "yu", "eu", "yi", "i"]
-_HANGUL_TAILS = ["-", "g", "gg", "gs", "n", "nj", "nh", "d", "l", "lg", "lm", "lb", "ls", "lt", "lp", "lh", "m", "b", "bs", "s", "ss", "ng", "j", "c", "k", "t", "p", "h"]
+_HANGUL_LEADS = [
+    "g",
+    "gg",
+    "n",
+    "d",
+    "dd",
+    "r",
+    "m",
+    "b",
+    "bb",
+    "s",
+    "ss",
+    "-",
+    "j",
+    "jj",
+    "c",
+    "k",
+    "t",
+    "p",
+    "h",
+]
+_HANGUL_VOWELS = [
+    "a",
+    "ae",
+    "ya",
+    "yae",
+    "eo",
+    "e",
+    "yeo",
+    "ye",
+    "o",
+    "wa",
+    "wai",
+    "oe",
+    "yo",
+    "u",
+    "weo",
+    "we",
+    "wi",
+    "yu",
+    "eu",
+    "yi",
+    "i",
+]
+_HANGUL_TAILS = [
+    "-",
+    "g",
+    "gg",
+    "gs",
+    "n",
+    "nj",
+    "nh",
+    "d",
+    "l",
+    "lg",
+    "lm",
+    "lb",
+    "ls",
+    "lt",
+    "lp",
+    "lh",
+    "m",
+    "b",
+    "bs",
+    "s",
+    "ss",
+    "ng",
+    "j",
+    "c",
+    "k",
+    "t",
+    "p",
+    "h",
+]
 
 
 class Unsupported(Exception):
@@ -129,8 +200,18 @@ class NumEdge(Edge):
             self.is_large_power = d.get("is-large-power")
             self.update()
 
-    def update(self, value=None, value_s=None, fraction=None, n_decimals=None, num_base=None,
-               base_multiplier=None, script=None, e_type=None, orig_txt=None) -> str:
+    def update(
+        self,
+        value=None,
+        value_s=None,
+        fraction=None,
+        n_decimals=None,
+        num_base=None,
+        base_multiplier=None,
+        script=None,
+        e_type=None,
+        orig_txt=None,
+    ) -> str:
         self.value = _first_non_none(value, self.value)
         self.value_s = _first_non_none(value_s, self.value_s)
         self.fraction = _first_non_none(fraction, self.fraction)
@@ -450,7 +531,9 @@ class _Lattice:
             cp = ord(char)
             if 0xAC00 <= cp <= 0xD7A3:
                 code = cp - 0xAC00
-                rom = _HANGUL_LEADS[code // 588] + _HANGUL_VOWELS[(code // 28) % 21] + _HANGUL_TAILS[code % 28]
+                rom = (
+                    _HANGUL_LEADS[code // 588] + _HANGUL_VOWELS[(code // 28) % 21] + _HANGUL_TAILS[code % 28]
+                )
                 if rom := rom.replace("-", ""):
                     self.add_edge(Edge(start, start + 1, rom, "rom"))
             if cp >= 0xA0 and (rom_decomp := self.decomp_rom(start)):  # ASCII has no decompositions
@@ -537,7 +620,9 @@ class _Lattice:
                         and self.edge_is_digit(right_edge2)
                     ):
                         if right_edge is None:
-                            right_edge = Edge(prev_edge.end, prev_edge.end + 1, s[prev_edge.end], "decimal period")
+                            right_edge = Edge(
+                                prev_edge.end, prev_edge.end + 1, s[prev_edge.end], "decimal period"
+                            )
                             self.add_edge(right_edge)
                         sub_edges.append(right_edge)
                         sub_edges.append(right_edge2)
@@ -549,28 +634,56 @@ class _Lattice:
                         break
                 if len(sub_edges) >= 2:
                     new_value = float(new_value_s) if "." in new_value_s else int(new_value_s)
-                    new_edge = NumEdge(sub_edges[0].start, sub_edges[-1].end, str(new_value), None, active=True)
-                    new_edge.update(value=new_value, value_s=new_value_s, n_decimals=n_decimals, num_base=1,
-                                    e_type="D1", script=sub_edges[-1].script)
+                    new_edge = NumEdge(
+                        sub_edges[0].start, sub_edges[-1].end, str(new_value), None, active=True
+                    )
+                    new_edge.update(
+                        value=new_value,
+                        value_s=new_value_s,
+                        n_decimals=n_decimals,
+                        num_base=1,
+                        e_type="D1",
+                        script=sub_edges[-1].script,
+                    )
                     self.add_edge(new_edge)
                     num_edges = self.update_edge_list(num_edges, new_edge, sub_edges)
         # G1 combine (*) single digits: 2*100=200
         for edge in num_edges:
-            if (isinstance(edge, NumEdge) and edge.active and edge.num_base == 1
-                    and isinstance(edge.value, int) and edge.value >= 1):
+            if (
+                isinstance(edge, NumEdge)
+                and edge.active
+                and edge.num_base == 1
+                and isinstance(edge.value, int)
+                and edge.value >= 1
+            ):
                 right_edge = self.best_right_neighbor_edge(edge.end)
-                if (right_edge and isinstance(right_edge, NumEdge) and right_edge.active
-                        and isinstance(right_edge.value, int) and right_edge.num_base > 1
-                        and not right_edge.is_large_power):
+                if (
+                    right_edge
+                    and isinstance(right_edge, NumEdge)
+                    and right_edge.active
+                    and isinstance(right_edge.value, int)
+                    and right_edge.num_base > 1
+                    and not right_edge.is_large_power
+                ):
                     new_value = edge.value * right_edge.value
                     new_edge = NumEdge(edge.start, right_edge.end, str(new_value), None, active=True)
-                    new_edge.update(value=new_value, num_base=right_edge.num_base, e_type="G1",
-                                    orig_txt=edge.orig_txt + right_edge.orig_txt, script=right_edge.script)
+                    new_edge.update(
+                        value=new_value,
+                        num_base=right_edge.num_base,
+                        e_type="G1",
+                        orig_txt=edge.orig_txt + right_edge.orig_txt,
+                        script=right_edge.script,
+                    )
                     self.add_edge(new_edge)
                     num_edges = self.update_edge_list(num_edges, new_edge, [edge, right_edge])
         # G2 combine (+) G1 blocks: 200+30+4=234
         for edge in num_edges:
-            if isinstance(edge, NumEdge) and edge.active and isinstance(edge.value, int) and not edge.is_large_power:
+            if (
+                isinstance(edge, NumEdge)
+                and edge.active
+                and isinstance(edge.value, int)
+                and not edge.is_large_power
+            ):
                 sub_edges = [edge]
                 prev_edge = edge
                 prev_non_edge = edge
@@ -583,7 +696,10 @@ class _Lattice:
                     and not right_edge.is_large_power
                     and (
                         self.is_gap_null_edge(prev_non_edge)
-                        or (prev_non_edge.num_base > right_edge.value and prev_non_edge.num_base > right_edge.num_base)
+                        or (
+                            prev_non_edge.num_base > right_edge.value
+                            and prev_non_edge.num_base > right_edge.num_base
+                        )
                     )
                 ):
                     sub_edges.append(right_edge)
@@ -592,25 +708,46 @@ class _Lattice:
                         prev_non_edge = right_edge
                 if len(sub_edges) >= 2:
                     new_value = sum(e.value for e in sub_edges)
-                    new_edge = NumEdge(sub_edges[0].start, sub_edges[-1].end, str(new_value), None, active=True)
-                    new_edge.update(value=new_value, num_base=sub_edges[-1].num_base, e_type="G2",
-                                    orig_txt="".join(e.orig_txt for e in sub_edges), script=sub_edges[-1].script)
+                    new_edge = NumEdge(
+                        sub_edges[0].start, sub_edges[-1].end, str(new_value), None, active=True
+                    )
+                    new_edge.update(
+                        value=new_value,
+                        num_base=sub_edges[-1].num_base,
+                        e_type="G2",
+                        orig_txt="".join(e.orig_txt for e in sub_edges),
+                        script=sub_edges[-1].script,
+                    )
                     self.add_edge(new_edge)
                     num_edges = self.update_edge_list(num_edges, new_edge, sub_edges)
         # G3 combine (*) with large powers: 234*1000
         for edge in num_edges:
-            if (isinstance(edge, NumEdge) and edge.active and not edge.is_large_power
-                    and isinstance(edge.value, (int, float))):
+            if (
+                isinstance(edge, NumEdge)
+                and edge.active
+                and not edge.is_large_power
+                and isinstance(edge.value, (int, float))
+            ):
                 right_edge = self.best_right_neighbor_edge(edge.end)
-                if (right_edge and isinstance(right_edge, NumEdge) and right_edge.active
-                        and isinstance(right_edge.value, int) and right_edge.num_base > 1
-                        and right_edge.is_large_power):
+                if (
+                    right_edge
+                    and isinstance(right_edge, NumEdge)
+                    and right_edge.active
+                    and isinstance(right_edge.value, int)
+                    and right_edge.num_base > 1
+                    and right_edge.is_large_power
+                ):
                     new_value = round(edge.value * right_edge.value, 5)
                     if isinstance(new_value, float) and new_value.is_integer():
                         new_value = int(new_value)
                     new_edge = NumEdge(edge.start, right_edge.end, str(new_value), None, active=True)
-                    new_edge.update(value=new_value, num_base=right_edge.num_base, e_type="G3",
-                                    orig_txt=edge.orig_txt + right_edge.orig_txt, script=right_edge.script)
+                    new_edge.update(
+                        value=new_value,
+                        num_base=right_edge.num_base,
+                        e_type="G3",
+                        orig_txt=edge.orig_txt + right_edge.orig_txt,
+                        script=right_edge.script,
+                    )
                     self.add_edge(new_edge)
                     num_edges = self.update_edge_list(num_edges, new_edge, [edge, right_edge])
         # G4 combine (+) G3 blocks: 234000+567
@@ -626,9 +763,14 @@ class _Lattice:
                     and prev_edge.num_base > right_edge.value
                     and prev_edge.num_base > right_edge.num_base
                 ):
-                    if (prev_edge.script == "CJK" and prev_edge.num_base >= 1000 and "tag" not in prev_edge.type
-                            and re.match("10+$", str(prev_edge.num_base)) and 1 <= right_edge.value <= 9
-                            and right_edge.start + 1 == right_edge.end):
+                    if (
+                        prev_edge.script == "CJK"
+                        and prev_edge.num_base >= 1000
+                        and "tag" not in prev_edge.type
+                        and re.match("10+$", str(prev_edge.num_base))
+                        and 1 <= right_edge.value <= 9
+                        and right_edge.start + 1 == right_edge.end
+                    ):
                         new_num_base = prev_edge.num_base // 10
                         right_edge.value = new_num_base * right_edge.value
                         right_edge.num_base = new_num_base
@@ -636,9 +778,16 @@ class _Lattice:
                     sub_edges.append(right_edge)
                 if len(sub_edges) >= 2:
                     new_value = sum(e.value for e in sub_edges)
-                    new_edge = NumEdge(sub_edges[0].start, sub_edges[-1].end, str(new_value), None, active=True)
-                    new_edge.update(value=new_value, num_base=sub_edges[-1].num_base, e_type="G4",
-                                    orig_txt="".join(e.orig_txt for e in sub_edges), script=sub_edges[-1].script)
+                    new_edge = NumEdge(
+                        sub_edges[0].start, sub_edges[-1].end, str(new_value), None, active=True
+                    )
+                    new_edge.update(
+                        value=new_value,
+                        num_base=sub_edges[-1].num_base,
+                        e_type="G4",
+                        orig_txt="".join(e.orig_txt for e in sub_edges),
+                        script=sub_edges[-1].script,
+                    )
                     self.add_edge(new_edge)
                     num_edges = self.update_edge_list(num_edges, new_edge, sub_edges)
         # G5 (Chinese fractions) is not ported: pieces with a fraction connector never get here
@@ -647,7 +796,9 @@ class _Lattice:
         for edge in num_edges:
             for sign, mark in [(m, "-") for m in tables.minus] + [(p, "+") for p in tables.plus]:
                 if s[edge.start - len(sign) : edge.start] == sign:
-                    self.add_edge(Edge(edge.start - len(sign), edge.end, f"{mark}{edge.txt}", f"{edge.type} {mark}"))
+                    self.add_edge(
+                        Edge(edge.start - len(sign), edge.end, f"{mark}{edge.txt}", f"{edge.type} {mark}")
+                    )
         # F1 cushion with a space or middle dot: 23½ -> 23 1/2
         for edge in num_edges:
             if isinstance(edge, NumEdge) and _DIGIT.match(edge.txt):
@@ -656,9 +807,16 @@ class _Lattice:
                     edge.txt = (" " if edge.fraction else "·") + edge.txt
         # exceptions: mostly some single-character numbers
         for edge in num_edges:
-            if (isinstance(edge, NumEdge) and edge.active and edge.value is not None
-                    and ((edge.value > 1000 and edge.start + 1 == edge.end)
-                         or edge.orig_txt in "兩參参伍陆陸什" or edge.orig_txt in ("京兆",))):
+            if (
+                isinstance(edge, NumEdge)
+                and edge.active
+                and edge.value is not None
+                and (
+                    (edge.value > 1000 and edge.start + 1 == edge.end)
+                    or edge.orig_txt in "兩參参伍陆陸什"
+                    or edge.orig_txt in ("京兆",)
+                )
+            ):
                 edge.active = False
 
     def add_rom_fall_back_singles(self) -> None:
@@ -799,7 +957,9 @@ class FastUroman:
             or _decomp_matters(c)
         )
         rules = t.rules.get(c, ())
-        fw1 = any(r[0] is not None and not r[3] & F_ONLY_START and any(ch.isalpha() for ch in r[0]) for r in rules)
+        fw1 = any(
+            r[0] is not None and not r[3] & F_ONLY_START and any(ch.isalpha() for ch in r[0]) for r in rules
+        )
         multi = any(len(k) > 1 for k in t.prefixes_by_first.get(c, ()))
         if cat in ("Mn", "Cf", "Co"):
             single = ""
@@ -815,8 +975,15 @@ class FastUroman:
         # features (see add_default_abugida_vowel and expand_rom_with_special_chars);
         # characters that share them share a representative in the edge memo.
         flags = info[1] if info else 0
-        feats = (flags, cat == "Mn", "SUBJOINED LETTER" in name, info[0] if info else "",
-                 c == " ", c == "យ", c.islower())
+        feats = (
+            flags,
+            cat == "Mn",
+            "SUBJOINED LETTER" in name,
+            info[0] if info else "",
+            c == " ",
+            c == "យ",
+            c.islower(),
+        )
         rep = self.reps.setdefault(feats, c)
         rec = (ok, c.isalpha(), nukta, fw1, multi, single, rep, cat == "Mn", None, c)
         self.recs[c] = rec
@@ -920,8 +1087,9 @@ class FastUroman:
                 pos += 1
         return "".join(out)
 
-    def _edge_text(self, key: str, prev_c: str, next_c: str, next2_c: str,
-                   sow: bool, eow: bool, lcode: str | None) -> tuple[str | None, int]:
+    def _edge_text(
+        self, key: str, prev_c: str, next_c: str, next2_c: str, sow: bool, eow: bool, lcode: str | None
+    ) -> tuple[str | None, int]:
         """add_romanization's edge for ``key`` in this context: (text or None for no edge,
         1 if the edge swallows a following virama else 0). Restricted rules are judged
         on the given start/end-of-word flags, as cand_is_valid would."""

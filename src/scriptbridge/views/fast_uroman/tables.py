@@ -75,7 +75,9 @@ def data_dir() -> Path:
 
 def uroman_version() -> str:
     """The installed uroman's ``__version__``, read from its source (no import, no metadata scan)."""
-    m = re.search(r"""__version__\s*=\s*['"]([^'"]+)""", (data_dir().parent / "uroman.py").read_text(encoding="utf-8"))
+    m = re.search(
+        r"""__version__\s*=\s*['"]([^'"]+)""", (data_dir().parent / "uroman.py").read_text(encoding="utf-8")
+    )
     return m.group(1) if m else "unknown"
 
 
@@ -337,7 +339,11 @@ class _Builder:
                 self.script_of[c] = script
             for c in sl.get("numeral", ""):
                 self.script_of[c] = script
-            for slot, bit in (("vowel-sign", C_VOWEL_SIGN), ("medial-consonant-sign", C_MEDIAL), ("sign-virama", C_VIRAMA)):
+            for slot, bit in (
+                ("vowel-sign", C_VOWEL_SIGN),
+                ("medial-consonant-sign", C_MEDIAL),
+                ("sign-virama", C_VIRAMA),
+            ):
                 for c in sl.get(slot, ""):
                     self.cflags[c] = self.cflags.get(c, 0) | bit
 
@@ -368,7 +374,13 @@ class _Builder:
             if s and rules:
                 # the provenance only mattered while loading (overwrite rule); drop it
                 block(s[0])["rules"][s] = [r[:5] for r in rules]
-        chars = set(self.script_of) | set(self.cflags) | set(self.names) | set(self.syllable_info) | set(self.tone_mark)
+        chars = (
+            set(self.script_of)
+            | set(self.cflags)
+            | set(self.names)
+            | set(self.syllable_info)
+            | set(self.tone_mark)
+        )
         for c in chars:
             if len(c) != 1:
                 continue
@@ -427,7 +439,9 @@ def build_tables(out: Path, ddir: Path | None = None, full: bool = False) -> dic
     for num, shard in blocks.items():
         if num in deferred:
             continue
-        atomic_write_text(out / f"b{num:05x}.json", json.dumps(shard, ensure_ascii=False, separators=(",", ":")))
+        atomic_write_text(
+            out / f"b{num:05x}.json", json.dumps(shard, ensure_ascii=False, separators=(",", ":"))
+        )
     # meta last: its presence marks a complete build
     atomic_write_text(out / "meta.json", json.dumps(meta, ensure_ascii=False, separators=(",", ":")))
     return meta
