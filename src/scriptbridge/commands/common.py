@@ -39,9 +39,11 @@ def progress(transient: bool = True) -> Progress:
 
 
 def map_in_batches(
-    fn: Callable[[list[str]], list[T]], items: Sequence[str], description: str, batch_size: int = 512
+    fn: Callable[[list[str]], list[T]], items: Sequence[str], description: str, batch_size: int = 4096
 ) -> list[T]:
-    """Apply ``fn`` to ``items`` batch by batch with a progress bar when there is more than one batch."""
+    """Apply ``fn`` to ``items`` batch by batch with a progress bar when there is more than one batch.
+
+    Batches are large because backends parallelize and deduplicate within a batch."""
     items = list(items)
     if len(items) <= batch_size:
         return fn(items)

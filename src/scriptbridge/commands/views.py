@@ -46,15 +46,23 @@ OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an exis
 def _list_backends(kind: str, lang: str | None) -> None:
     from scriptbridge.views.registry import backends, default_scheme
 
-    table = RichTable(title=f"{kind} backends" + (f" for {lang}" if lang else ""))
-    for col in ("name", "schemes", "languages", "license", "status", "description"):
-        table.add_column(col)
+    table = RichTable(title=f"{kind} backends" + (f" for {lang}" if lang else ""), show_lines=False)
+    table.add_column("name", no_wrap=True)
+    table.add_column("schemes", no_wrap=True)
+    if lang is None:  # with --lang every row supports it: no need for the column
+        table.add_column("languages", max_width=24)
+    table.add_column("license", max_width=22)
+    table.add_column("status")
+    table.add_column("description", ratio=1)
+    default = default_scheme(kind, lang) if lang else None  # type: ignore[arg-type]
     for b in backends(kind, lang):  # type: ignore[arg-type]
-        langs = "any" if b.languages is None else ", ".join(sorted(b.languages))
         status = "ok" if b.available() else f"needs: {b.install_hint()}"
-        if lang and default_scheme(kind, lang) in (b.name, *b.schemes):  # type: ignore[arg-type]
-            status += " (default)"
-        table.add_row(b.name, ", ".join(b.schemes), langs, b.license, status, b.description)
+        if default and default in (b.name, *b.schemes) and b.available():
+            status = "[bold green]default[/]"
+        row = [b.name, ", ".join(b.schemes)]
+        if lang is None:
+            row.append("any" if b.languages is None else ", ".join(sorted(b.languages)))
+        table.add_row(*row, b.license, status, b.description)
     err_console.print(table)
 
 

@@ -124,12 +124,7 @@ def _ensure_builtins() -> None:
         return
     _BUILTINS_LOADED = True
     for mod in BUILTIN_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            # a backend module not written yet, or its registration imports something optional
-            if e.name and not e.name.startswith("scriptbridge.views.backends"):
-                raise
+        importlib.import_module(mod)
 
 
 def backends(kind: Kind, lang: str | None = None) -> list[Backend]:
