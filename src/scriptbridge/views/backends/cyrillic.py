@@ -22,35 +22,7 @@ from scriptbridge.views.registry import Backend, register
 # the apostrophe of Ukrainian spelling, in its usual encodings
 _APOSTROPHES = frozenset("'\u2019\u02bc\u02b9`")
 
-_UK_PLAIN = (
-    "a",
-    "b",
-    "v",
-    "h",
-    "g",
-    "d",
-    "e",
-    "zh",
-    "z",
-    "y",
-    "i",
-    "k",
-    "l",
-    "m",
-    "n",
-    "o",
-    "p",
-    "r",
-    "s",
-    "t",
-    "u",
-    "f",
-    "kh",
-    "ts",
-    "ch",
-    "sh",
-    "shch",
-)
+_UK_PLAIN = tuple("a b v h g d e zh z y i k l m n o p r s t u f kh ts ch sh shch".split())
 # Ukrainian, KMU 55 (2010): letter -> (word-initial spelling, spelling elsewhere)
 _UK: dict[str, tuple[str, str]] = {
     **{c: (r, r) for c, r in zip("абвгґдежзиіклмнопрстуфхцчшщ", _UK_PLAIN, strict=True)},
@@ -67,35 +39,7 @@ _UK: dict[str, tuple[str, str]] = {
     "ъ": ("", ""),
 }
 
-_RU_PLAIN = (
-    "a",
-    "b",
-    "v",
-    "g",
-    "d",
-    "z",
-    "i",
-    "k",
-    "l",
-    "m",
-    "n",
-    "o",
-    "p",
-    "r",
-    "s",
-    "t",
-    "u",
-    "f",
-    "kh",
-    "ts",
-    "ch",
-    "sh",
-    "shch",
-    "y",
-    "e",
-    "yu",
-    "ya",
-)
+_RU_PLAIN = tuple("a b v g d z i k l m n o p r s t u f kh ts ch sh shch y e yu ya".split())
 # Russian, BGN/PCGN without diacritics: letter -> spelling after a consonant
 _RU: dict[str, str] = {
     **dict(zip("абвгдзиклмнопрстуфхцчшщыэюя", _RU_PLAIN, strict=True)),

@@ -554,6 +554,20 @@ class _Lattice:
     def is_gap_null_edge(edge: Edge) -> bool:
         return isinstance(edge, NumEdge) and edge.orig_txt in ("零", "〇")
 
+    def _add_sum_edge(self, num_edges: list, sub_edges: list, e_type: str) -> list:
+        """A number edge spanning ``sub_edges`` whose value is their sum (uroman's G2/G4 steps)."""
+        new_value = sum(e.value for e in sub_edges)
+        new_edge = NumEdge(sub_edges[0].start, sub_edges[-1].end, str(new_value), None, active=True)
+        new_edge.update(
+            value=new_value,
+            num_base=sub_edges[-1].num_base,
+            e_type=e_type,
+            orig_txt="".join(e.orig_txt for e in sub_edges),
+            script=sub_edges[-1].script,
+        )
+        self.add_edge(new_edge)
+        return self.update_edge_list(num_edges, new_edge, sub_edges)
+
     @staticmethod
     def update_edge_list(edges: list, new_edge: Edge, old_edges: list) -> list:
         added = False
@@ -707,19 +721,7 @@ class _Lattice:
                     if not self.is_gap_null_edge(right_edge):
                         prev_non_edge = right_edge
                 if len(sub_edges) >= 2:
-                    new_value = sum(e.value for e in sub_edges)
-                    new_edge = NumEdge(
-                        sub_edges[0].start, sub_edges[-1].end, str(new_value), None, active=True
-                    )
-                    new_edge.update(
-                        value=new_value,
-                        num_base=sub_edges[-1].num_base,
-                        e_type="G2",
-                        orig_txt="".join(e.orig_txt for e in sub_edges),
-                        script=sub_edges[-1].script,
-                    )
-                    self.add_edge(new_edge)
-                    num_edges = self.update_edge_list(num_edges, new_edge, sub_edges)
+                    num_edges = self._add_sum_edge(num_edges, sub_edges, "G2")
         # G3 combine (*) with large powers: 234*1000
         for edge in num_edges:
             if (
@@ -777,19 +779,7 @@ class _Lattice:
                         right_edge.type = "G4tag"
                     sub_edges.append(right_edge)
                 if len(sub_edges) >= 2:
-                    new_value = sum(e.value for e in sub_edges)
-                    new_edge = NumEdge(
-                        sub_edges[0].start, sub_edges[-1].end, str(new_value), None, active=True
-                    )
-                    new_edge.update(
-                        value=new_value,
-                        num_base=sub_edges[-1].num_base,
-                        e_type="G4",
-                        orig_txt="".join(e.orig_txt for e in sub_edges),
-                        script=sub_edges[-1].script,
-                    )
-                    self.add_edge(new_edge)
-                    num_edges = self.update_edge_list(num_edges, new_edge, sub_edges)
+                    num_edges = self._add_sum_edge(num_edges, sub_edges, "G4")
         # G5 (Chinese fractions) is not ported: pieces with a fraction connector never get here
         # G6 plus/minus signs
         tables = self.eng.tables
