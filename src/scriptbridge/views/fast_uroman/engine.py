@@ -554,12 +554,12 @@ class _Lattice:
     def is_gap_null_edge(edge: Edge) -> bool:
         return isinstance(edge, NumEdge) and edge.orig_txt in ("零", "〇")
 
-    def _add_sum_edge(self, num_edges: list, sub_edges: list, e_type: str) -> list:
-        """A number edge spanning ``sub_edges`` whose value is their sum (uroman's G2/G4 steps)."""
-        new_value = sum(e.value for e in sub_edges)
-        new_edge = NumEdge(sub_edges[0].start, sub_edges[-1].end, str(new_value), None, active=True)
+    def _add_num_edge(self, num_edges: list, sub_edges: list, value, e_type: str) -> list:
+        """A number edge spanning ``sub_edges`` with ``value`` (uroman's G1-G4 combination steps:
+        a product for G1/G3, a sum for G2/G4); it replaces them in ``num_edges``."""
+        new_edge = NumEdge(sub_edges[0].start, sub_edges[-1].end, str(value), None, active=True)
         new_edge.update(
-            value=new_value,
+            value=value,
             num_base=sub_edges[-1].num_base,
             e_type=e_type,
             orig_txt="".join(e.orig_txt for e in sub_edges),
@@ -680,16 +680,7 @@ class _Lattice:
                     and not right_edge.is_large_power
                 ):
                     new_value = edge.value * right_edge.value
-                    new_edge = NumEdge(edge.start, right_edge.end, str(new_value), None, active=True)
-                    new_edge.update(
-                        value=new_value,
-                        num_base=right_edge.num_base,
-                        e_type="G1",
-                        orig_txt=edge.orig_txt + right_edge.orig_txt,
-                        script=right_edge.script,
-                    )
-                    self.add_edge(new_edge)
-                    num_edges = self.update_edge_list(num_edges, new_edge, [edge, right_edge])
+                    num_edges = self._add_num_edge(num_edges, [edge, right_edge], new_value, "G1")
         # G2 combine (+) G1 blocks: 200+30+4=234
         for edge in num_edges:
             if (
@@ -721,7 +712,9 @@ class _Lattice:
                     if not self.is_gap_null_edge(right_edge):
                         prev_non_edge = right_edge
                 if len(sub_edges) >= 2:
-                    num_edges = self._add_sum_edge(num_edges, sub_edges, "G2")
+                    num_edges = self._add_num_edge(
+                        num_edges, sub_edges, sum(e.value for e in sub_edges), "G2"
+                    )
         # G3 combine (*) with large powers: 234*1000
         for edge in num_edges:
             if (
@@ -742,16 +735,7 @@ class _Lattice:
                     new_value = round(edge.value * right_edge.value, 5)
                     if isinstance(new_value, float) and new_value.is_integer():
                         new_value = int(new_value)
-                    new_edge = NumEdge(edge.start, right_edge.end, str(new_value), None, active=True)
-                    new_edge.update(
-                        value=new_value,
-                        num_base=right_edge.num_base,
-                        e_type="G3",
-                        orig_txt=edge.orig_txt + right_edge.orig_txt,
-                        script=right_edge.script,
-                    )
-                    self.add_edge(new_edge)
-                    num_edges = self.update_edge_list(num_edges, new_edge, [edge, right_edge])
+                    num_edges = self._add_num_edge(num_edges, [edge, right_edge], new_value, "G3")
         # G4 combine (+) G3 blocks: 234000+567
         for edge in num_edges:
             if isinstance(edge, NumEdge) and edge.active and isinstance(edge.value, int):
@@ -779,7 +763,9 @@ class _Lattice:
                         right_edge.type = "G4tag"
                     sub_edges.append(right_edge)
                 if len(sub_edges) >= 2:
-                    num_edges = self._add_sum_edge(num_edges, sub_edges, "G4")
+                    num_edges = self._add_num_edge(
+                        num_edges, sub_edges, sum(e.value for e in sub_edges), "G4"
+                    )
         # G5 (Chinese fractions) is not ported: pieces with a fraction connector never get here
         # G6 plus/minus signs
         tables = self.eng.tables
