@@ -76,3 +76,22 @@ def test_invalid_utf8_names_the_line(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(TableError, match="no such file"):
         read_table(str(tmp_path / "nope.txt"))
+
+
+def test_atomic_write_gives_normal_permissions(tmp_path):
+    """mkstemp makes 0600 files; written outputs get the umask's mode, or keep the old file's mode."""
+    import os
+    import stat
+
+    from scriptbridge.utils.io import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "new.txt", "x")
+        assert stat.S_IMODE((tmp_path / "new.txt").stat().st_mode) == 0o644
+        (tmp_path / "old.txt").write_text("a")
+        os.chmod(tmp_path / "old.txt", 0o640)
+        atomic_write_text(tmp_path / "old.txt", "b")
+        assert stat.S_IMODE((tmp_path / "old.txt").stat().st_mode) == 0o640
+    finally:
+        os.umask(old)

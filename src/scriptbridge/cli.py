@@ -14,12 +14,14 @@ import typer
 from scriptbridge import __version__
 from scriptbridge.commands.demo import demo_cmd
 from scriptbridge.commands.models import embed, models_app
+from scriptbridge.commands.probe import probe_cmd
 from scriptbridge.commands.views import detect_cmd, ipa_cmd, romanize_cmd
 
 app = typer.Typer(
     name="scriptbridge",
     help="Make multilingual encoders work across writing scripts: romanized and IPA views of text, "
-    "an offline embedded encoder, and (soon) alignment and cross-script transfer.\n\n"
+    "an offline embedded encoder, alignment diagnostics (`probe`), and (soon) alignment training and "
+    "cross-script transfer.\n\n"
     "Start with `scriptbridge demo`, then `scriptbridge romanize --help`.",
     no_args_is_help=True,
     add_completion=False,
@@ -52,6 +54,7 @@ app.command("ipa")(ipa_cmd)
 app.command("detect")(detect_cmd)
 app.command("embed")(embed)
 app.add_typer(models_app, name="models", help="Inspect encoders: `scriptbridge models info [SPEC]`.")
+app.command("probe")(probe_cmd)
 app.command("demo")(demo_cmd)
 
 

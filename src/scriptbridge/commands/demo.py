@@ -50,8 +50,7 @@ def _views_table() -> list[dict[str, str]]:
     return rows
 
 
-def _similarities(model: str, pooling: str) -> dict:
-    from scriptbridge.models import load_encoder
+def _similarities(enc, pooling: str) -> dict:
     from scriptbridge.views import romanize
 
     pairs = _read_tsv("parallel_en_hi.tsv")
@@ -62,7 +61,6 @@ def _similarities(model: str, pooling: str) -> dict:
         "hi romanized (colloquial)": romanize(hi, "hi", "colloquial"),
         "hi romanized (uroman)": romanize(hi, "hi", "uroman"),
     }
-    enc = load_encoder(model)
     with err_console.status("encoding with the embedded encoder"):
         e_en = enc.encode(en, pooling=pooling, normalize=True)
         embs = {k: enc.encode(v, pooling=pooling, normalize=True) for k, v in views.items()}
@@ -97,6 +95,21 @@ def _similarities(model: str, pooling: str) -> dict:
     return out
 
 
+def _probe_report(encoder, pooling: str, seed: int, folder: Path) -> dict[str, Path]:
+    """`scriptbridge probe` on the bundled pairs: English vs colloquially romanized Hindi, every layer."""
+    from scriptbridge.evaluate.probe import ProbeSettings, probe, probe_figures, write_probe
+    from scriptbridge.tasks.parallel import ParallelData, apply_view, parse_view
+
+    pairs = _read_tsv("parallel_en_hi.tsv")
+    data = ParallelData.from_texts([p["en"] for p in pairs], [p["hi"] for p in pairs], "en", "hi")
+    data.tgt.lang = "hi"
+    data.tgt = apply_view(parse_view("romanize:hi:colloquial"), data.tgt, "romanize:hi:colloquial")
+    settings = ProbeSettings(pooling=pooling, seed=seed)
+    with err_console.status("probing every layer (English vs romanized Hindi)"):
+        run = probe(encoder, data, settings)
+        return write_probe(folder, run, probe_figures(run, settings))
+
+
 def demo_cmd(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for demo.json and run.json.")] = Path(
         "out/demo"
@@ -116,7 +129,9 @@ def demo_cmd(
     the romanized views are far from both, the gap later alignment closes.
     """
     seed_everything(seed)
-    with cli_errors(ValueError, OSError):
+    from scriptbridge.models import EncoderLoadError
+
+    with cli_errors(ValueError, OSError, EncoderLoadError):
         check_output(output / "demo.json", overwrite)
         views = _views_table()
         t = Table(title="Script views (default romanization scheme, uroman, IPA)", show_lines=True)
@@ -126,7 +141,11 @@ def demo_cmd(
             t.add_row(*(r[c] for c in ("lang", "script", "text", "romanized", "scheme", "uroman", "ipa")))
         console.print(t)
 
-        sims = _similarities(model, pooling)
+        from scriptbridge.models import load_encoder
+
+        with err_console.status(f"loading {model}"):
+            encoder = load_encoder(model)
+        sims = _similarities(encoder, pooling)
         ex = Table(title="An English sentence and its Hindi views", show_lines=True)
         for col in sims["examples"][0]:
             ex.add_column(col, overflow="fold")
@@ -160,6 +179,7 @@ def demo_cmd(
             "The romanized views sit closer to unrelated English sentences and further from their "
             "own translation: that is the gap scriptbridge's alignment methods close."
         )
+        probe_paths = _probe_report(encoder, pooling, seed, output / "probe")
         record = run_record(seed=seed, model=model, pooling=pooling)
         output.mkdir(parents=True, exist_ok=True)
         atomic_write_text(
@@ -169,4 +189,13 @@ def demo_cmd(
         atomic_write_text(
             output / "run.json", json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n"
         )
-        err_console.print(f"wrote {output / 'demo.json'} and {output / 'run.json'}", highlight=False)
+        err_console.print(
+            f"wrote {output / 'demo.json'}, {output / 'run.json'} and the layer-by-layer probe of English vs "
+            f"romanized Hindi: {probe_paths['html']}",
+            highlight=False,
+        )
+        err_console.print(
+            "Next: `scriptbridge probe --help` measures the same on your own parallel data "
+            "(Tatoeba, SIB-200, TSV), e.g. --src tatoeba.hin-eng.hin --tgt romanize:hi",
+            highlight=False,
+        )

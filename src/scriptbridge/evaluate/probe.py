@@ -1,0 +1,370 @@
+"""Alignment diagnostics: how well does an encoder put translations (or script views) of a sentence
+together, layer by layer?
+
+For every layer: sentence retrieval in both directions (cosine, CSLS and margin scoring; top-1/5/10),
+and the cosine similarity of matched pairs against random pairs.  The result is a plain dict (the
+content of ``probe.json``); :func:`probe_figures` draws it and :func:`write_probe` writes the folder.
+
+Two ways in:
+
+>>> from scriptbridge.evaluate.probe import probe, ProbeSettings, ParallelProbe
+>>> from scriptbridge.tasks.parallel import load_parallel
+>>> run = probe(load_encoder(), load_parallel("tatoeba.hin-eng.eng"), ProbeSettings(layers="all"))
+>>> run.result["layers"]["12"]["top1_src2tgt"]
+
+and, inside training, an evaluator called on the model being trained (see :class:`ParallelProbe`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scriptbridge.evaluate.embedding_cache import EmbeddingCache, encode_layers
+from scriptbridge.tasks.parallel import ParallelData
+
+SCHEMA = "scriptbridge.probe/1"
+PROJECTIONS = ("tsne", "umap", "none")
+BEST_BY = "mean of top1_src2tgt and top1_tgt2src"
+
+
+@dataclass
+class ProbeSettings:
+    """What to measure and how; recorded in ``probe.json``."""
+
+    layers: str | Sequence[int] = "all"  # "all", "last", "0,6,12" or a list; 0 = embeddings, -1 = last
+    pooling: str | None = None  # "mean" | "cls"; None = the model's default
+    prefix: str | None = None  # None = the model's default ("query: " for e5)
+    batch_size: int = 32
+    max_length: int = 512
+    sample: int | None = None  # probe a seeded random subset of this many pairs
+    seed: int = 0
+    csls_k: int = 10
+    plot_layers: Sequence[int] | None = None  # layers for t-SNE panels; None = embeddings, best, last
+    projection: str = "tsne"  # "tsne" | "umap" | "none"
+    max_plot_points: int = 400
+    cache: bool = True
+
+    def __post_init__(self) -> None:
+        if self.projection not in PROJECTIONS:
+            raise ValueError(f"projection must be one of {', '.join(PROJECTIONS)}, got {self.projection!r}")
+        if self.csls_k < 1:
+            raise ValueError("csls_k must be at least 1")
+
+
+def parse_layers(spec: str | Sequence[int], num_layers: int) -> list[int]:
+    """``"all"`` / ``"last"`` / ``"0,6,-1"`` / ``[0, 6]`` -> sorted distinct layer indices in
+    ``0..num_layers`` (0 = the embedding layer, negative counts from the last)."""
+    if isinstance(spec, str):
+        text = spec.strip().lower()
+        if text == "all":
+            return list(range(num_layers + 1))
+        if text == "last":
+            return [num_layers]
+        try:
+            values = [int(p) for p in text.replace(" ", "").split(",") if p]
+        except ValueError:
+            raise ValueError(
+                f"--layers takes 'all', 'last' or comma-separated layer numbers like 0,6,12 (got {spec!r})"
+            ) from None
+    else:
+        values = [int(v) for v in spec]
+    if not values:
+        raise ValueError("no layers given")
+    out = set()
+    for v in values:
+        if not -(num_layers + 1) <= v <= num_layers:
+            raise ValueError(
+                f"layer {v} does not exist: this model has layers 0 (embeddings) to {num_layers}"
+            )
+        out.add(v % (num_layers + 1))
+    return sorted(out)
+
+
+@dataclass
+class ProbeRun:
+    """A finished probe: ``result`` is ``probe.json``; ``embeddings`` keeps the vectors of the layers
+    to plot (``{layer: (src, tgt)}``)."""
+
+    result: dict[str, Any]
+    embeddings: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+
+
+def layer_metrics(src: np.ndarray, tgt: np.ndarray, *, csls_k: int = 10, seed: int = 0) -> dict[str, Any]:
+    """Every per-layer number of ``probe.json`` for one pair of embedding matrices."""
+    from scriptbridge.evaluate.retrieval import retrieval_metrics, similarity_stats
+
+    metrics: dict[str, Any] = dict(retrieval_metrics(src, tgt, csls_k=csls_k))
+    metrics.update(similarity_stats(src, tgt, seed=seed).summary())
+    return metrics
+
+
+def best_layer(layers: dict[str, dict[str, Any]]) -> int:
+    """The layer with the best mean top-1 retrieval over both directions (the shallowest on a tie)."""
+    if not layers:
+        raise ValueError("no layers were probed")
+    return int(max(layers, key=lambda k: (_mean_top1(layers[k]), -int(k))))
+
+
+def _mean_top1(m: dict[str, Any]) -> float:
+    return (m["top1_src2tgt"] + m["top1_tgt2src"]) / 2
+
+
+def _plot_layers(settings: ProbeSettings, layers: list[int], best: int) -> list[int]:
+    if settings.plot_layers is not None:
+        chosen = {v % (max(layers) + 1) if v < 0 else v for v in settings.plot_layers}
+        unknown = sorted(chosen - set(layers))
+        if unknown:
+            raise ValueError(f"plot layers {unknown} were not probed; probed layers: {layers}")
+        return sorted(chosen)
+    return sorted({layers[0], best, layers[-1]})
+
+
+def probe(
+    encoder: Any,
+    data: ParallelData,
+    settings: ProbeSettings | None = None,
+    *,
+    cache: EmbeddingCache | None = None,
+    progress: bool = False,
+) -> ProbeRun:
+    """Encode both sides at every requested layer (one pass per side) and measure each layer."""
+    settings = settings or ProbeSettings()
+    started = time.time()
+    data = data.sample(settings.sample, settings.seed)
+    if len(data) < 2:
+        raise ValueError(f"a probe needs at least 2 pairs, got {len(data)}")
+    layers = parse_layers(settings.layers, encoder.num_layers)
+    pooling = settings.pooling or encoder.default_pooling
+    prefix = encoder.default_prefix if settings.prefix is None else settings.prefix
+    if cache is None and settings.cache:
+        cache = EmbeddingCache.default()
+    if not settings.cache:
+        cache = None
+    vectors = {}
+    cached_layers = 0
+    for name, side in (("src", data.src), ("tgt", data.tgt)):
+        vectors[name], hits = encode_layers(
+            encoder,
+            side.texts,
+            layers,
+            pooling=pooling,
+            prefix=prefix,
+            view=side.view,
+            label=side.label,
+            batch_size=settings.batch_size,
+            max_length=settings.max_length,
+            cache=cache,
+            progress=progress,
+        )
+        cached_layers += hits
+    per_layer: dict[str, dict[str, Any]] = {}
+    for layer in layers:
+        per_layer[str(layer)] = layer_metrics(
+            vectors["src"][layer], vectors["tgt"][layer], csls_k=settings.csls_k, seed=settings.seed
+        )
+    best = best_layer(per_layer)
+    plot_layers = _plot_layers(settings, layers, best) if settings.projection != "none" else []
+    embeddings = {layer: (vectors["src"][layer], vectors["tgt"][layer]) for layer in plot_layers}
+    from scriptbridge.utils.runinfo import run_record
+
+    result: dict[str, Any] = {
+        "schema": SCHEMA,
+        "model": encoder.name,
+        "model_info": encoder.info(),
+        "pooling": pooling,
+        "prefix": prefix,
+        "n_pairs": len(data),
+        "seed": settings.seed,
+        "src": data.src.describe(),
+        "tgt": data.tgt.describe(),
+        "format": data.format,
+        "notes": list(data.notes),
+        "num_layers": encoder.num_layers,
+        "probed_layers": layers,
+        "best_layer": best,
+        "best_by": BEST_BY,
+        "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(settings).items()},
+        "layers": per_layer,
+        "run": run_record(
+            seed=settings.seed,
+            seconds=round(time.time() - started, 2),
+            cached_layers=cached_layers,
+        ),
+    }
+    return ProbeRun(result, embeddings)
+
+
+# ---------------------------------------------------------------------------- outputs
+
+
+def probe_figures(run: ProbeRun, settings: ProbeSettings | None = None) -> list[Any]:
+    """The report's figures: retrieval per layer, similarity histograms, projections."""
+    from scriptbridge.evaluate import plots
+    from scriptbridge.evaluate.report import ReportFigure
+
+    settings = settings or ProbeSettings()
+    result = run.result
+    src, tgt = result["src"]["label"], result["tgt"]["label"]
+    layers = result["probed_layers"]
+    figures = []
+    if len(layers) > 1:
+        figures.append(
+            ReportFigure(
+                "retrieval",
+                "Retrieval per layer",
+                f"Top-1 retrieval accuracy of {src} → {tgt} and back at every layer (layer 0 = embeddings); "
+                "the dashed line is the gap between matched and random pair similarity.",
+                plots.retrieval_chart(result),
+            )
+        )
+    best = result["best_layer"]
+    hist_layers = sorted({layers[0], layers[len(layers) // 2], best, layers[-1]})
+    figures.append(
+        ReportFigure(
+            "similarity",
+            "Matched vs random pair similarity",
+            "Cosine similarity of each sentence with its translation (matched) and with a random other "
+            "sentence (random). Well-aligned layers separate the two.",
+            plots.similarity_histograms(result, hist_layers),
+        )
+    )
+    if run.embeddings and settings.projection != "none":
+        method = settings.projection
+        figures.append(
+            ReportFigure(
+                "projection",
+                f"{'t-SNE' if method == 'tsne' else 'UMAP'} of the parallel sentences",
+                f"{src} and {tgt} projected together at layers {', '.join(map(str, sorted(run.embeddings)))}; "
+                "grey lines join some translation pairs. Two separate clouds mean the layer encodes the "
+                "language or script more than the meaning.",
+                plots.projection_plot(
+                    run.embeddings,
+                    src,
+                    tgt,
+                    method=method,
+                    seed=settings.seed,
+                    max_points=settings.max_plot_points,
+                ),
+            )
+        )
+    return figures
+
+
+def write_probe(output: Path, run: ProbeRun, figures: list[Any]) -> dict[str, Path]:
+    """``probe.json`` and ``report.html`` into ``output`` (each written atomically)."""
+    import json
+
+    from scriptbridge.evaluate.report import write_report
+    from scriptbridge.utils.io import atomic_write_text
+
+    output.mkdir(parents=True, exist_ok=True)
+    paths = {"json": output / "probe.json", "html": output / "report.html"}
+    atomic_write_text(paths["json"], json.dumps(_jsonable(run.result), indent=2, ensure_ascii=False) + "\n")
+    write_report(paths["html"], run.result, figures)
+    return paths
+
+
+def _jsonable(value: Any) -> Any:
+    """NaN/inf -> None (JSON has neither); numpy scalars -> Python."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+# ---------------------------------------------------------------------------- evaluator
+
+
+class ParallelProbe:
+    """An evaluator: call it on an encoder (or a transformers model + tokenizer) to get a flat dict of
+    alignment metrics on a held-out parallel set, e.g. once per epoch.
+
+    Keys are ``"{name}/{metric}"`` for the last of ``layers`` (the one a training run usually watches)
+    and ``"{name}/L{layer}/{metric}"`` for every layer, with the metrics of ``probe.json``
+    (``top1_src2tgt``, ``csls_top1_src2tgt``, ``gap``...).  Nothing is cached: the weights change.
+
+    >>> evaluator = ParallelProbe.from_files("heldout.tsv", layers=[-1])
+    >>> evaluator(model, tokenizer)["probe/top1_src2tgt"]
+    """
+
+    def __init__(
+        self,
+        src_texts: Sequence[str],
+        tgt_texts: Sequence[str],
+        *,
+        layers: str | Sequence[int] = "last",
+        pooling: str | None = None,
+        prefix: str | None = None,
+        batch_size: int = 32,
+        max_length: int = 512,
+        csls_k: int = 10,
+        seed: int = 0,
+        name: str = "probe",
+    ) -> None:
+        self.data = ParallelData.from_texts(list(src_texts), list(tgt_texts))
+        if len(self.data) < 2:
+            raise ValueError("a parallel probe needs at least 2 pairs")
+        self.layers, self.pooling, self.prefix = layers, pooling, prefix
+        self.batch_size, self.max_length, self.csls_k, self.seed = batch_size, max_length, csls_k, seed
+        self.name = name
+
+    @classmethod
+    def from_files(
+        cls, src: str, tgt: str | None = None, *, fmt: str = "auto", **kwargs: Any
+    ) -> ParallelProbe:
+        from scriptbridge.tasks.parallel import load_parallel
+
+        data = load_parallel(src, tgt, fmt=fmt)
+        return cls(data.src.texts, data.tgt.texts, **kwargs)
+
+    def __call__(self, model: Any, tokenizer: Any = None) -> dict[str, float]:
+        from scriptbridge.models.loading import Encoder
+
+        encoder = model if isinstance(model, Encoder) else None
+        if encoder is None:
+            if tokenizer is None:
+                raise TypeError("ParallelProbe needs an Encoder, or a transformers model and its tokenizer")
+            encoder = Encoder(model, tokenizer, spec="memory", name=type(model).__name__, source="memory")
+        was_training = encoder.model.training
+        encoder.model.eval()
+        try:
+            layers = parse_layers(self.layers, encoder.num_layers)
+            pooling = self.pooling or encoder.default_pooling
+            prefix = encoder.default_prefix if self.prefix is None else self.prefix
+            out: dict[str, float] = {}
+            vecs = {}
+            for side, texts in (("src", self.data.src.texts), ("tgt", self.data.tgt.texts)):
+                vecs[side], _ = encode_layers(
+                    encoder,
+                    texts,
+                    layers,
+                    pooling=pooling,
+                    prefix=prefix,
+                    batch_size=self.batch_size,
+                    max_length=self.max_length,
+                )
+            for layer in layers:
+                metrics = layer_metrics(
+                    vecs["src"][layer], vecs["tgt"][layer], csls_k=self.csls_k, seed=self.seed
+                )
+                flat = {
+                    k: float(v) for k, v in metrics.items() if isinstance(v, int | float) and v is not None
+                }
+                out.update({f"{self.name}/L{layer}/{k}": v for k, v in flat.items()})
+                if layer == layers[-1]:
+                    out.update({f"{self.name}/{k}": v for k, v in flat.items()})
+            return out
+        finally:
+            encoder.model.train(was_training)
