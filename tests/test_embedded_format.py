@@ -43,55 +43,10 @@ def tiny_encoder(tiny_ckpt) -> Encoder:
 
 @pytest.fixture(scope="module")
 def tiny_bert_dir(tmp_path_factory) -> Path:
-    """A tiny local BERT checkpoint with a WordPiece tokenizer trained on the fly."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+    """A tiny local BERT checkpoint with a WordPiece tokenizer trained on the fly (see conftest)."""
+    from conftest import build_tiny_encoder
 
-    corpus = [
-        "the cat sat on the mat",
-        "a dog ran in the park",
-        "scripts and languages",
-        "नमस्ते दुनिया",
-        "hello world",
-        "embedding vectors for texts",
-    ] * 5
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.train_from_iterator(
-        corpus,
-        trainers.WordPieceTrainer(
-            vocab_size=200, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-        ),
-    )
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))],
-    )
-    tok.decoder = decoders.WordPiece()
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-        model_max_length=64,
-    )
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=tok.get_vocab_size(),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    model = BertModel(config, add_pooling_layer=False).eval()
-    out = tmp_path_factory.mktemp("bert") / "tiny-bert"
-    model.save_pretrained(out)
-    fast.save_pretrained(out)
-    return out
+    return build_tiny_encoder(tmp_path_factory.mktemp("bert") / "tiny-bert")
 
 
 # --------------------------------------------------------------------------- the file format

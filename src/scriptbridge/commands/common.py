@@ -10,6 +10,7 @@ from typing import TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -58,7 +59,8 @@ def map_in_batches(
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    # escape: messages quote user text and pip extras ("scriptbridge[umap]") that rich would eat as markup
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 
@@ -79,4 +81,4 @@ def write_output(text: str, output: Path | None, overwrite: bool) -> None:
         return
     check_output(output, overwrite)
     atomic_write_text(output, text)
-    err_console.print(f"wrote {output}", highlight=False)
+    err_console.print(f"wrote {escape(str(output))}", highlight=False)

@@ -28,6 +28,17 @@ _SPEC_HELP = (
 )
 
 
+# Options shared by every command that runs an encoder (embed, probe, and the training commands).
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help=_SPEC_HELP)]
+DeviceOpt = Annotated[
+    str | None, typer.Option("--device", help="cpu, cuda, cuda:1... (default: cuda if available).")
+]
+BatchSizeOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Texts per forward pass.")]
+MaxLengthOpt = Annotated[
+    int, typer.Option("--max-length", min=2, help="Longer texts are truncated to this many tokens.")
+]
+
+
 class Pooling(str, Enum):
     mean = "mean"
     cls = "cls"
@@ -44,9 +55,7 @@ def _load(spec: str, device: str | None):
 def info_cmd(
     spec: Annotated[str, typer.Argument(help=_SPEC_HELP)] = "embedded",
     as_json: Annotated[bool, typer.Option("--json", help="Print the description as JSON.")] = False,
-    device: Annotated[
-        str | None, typer.Option("--device", help="cpu, cuda, cuda:1... (default: cuda if available).")
-    ] = None,
+    device: DeviceOpt = None,
 ) -> None:
     """Describe an encoder: source, path, parameters, layers, hidden size, vocabulary, license.
 
@@ -106,7 +115,7 @@ def embed(
             "lines are embedded (as the empty text), never dropped.",
         ),
     ] = "-",
-    model: Annotated[str, typer.Option("--model", "-m", help=_SPEC_HELP)] = "embedded",
+    model: ModelOpt = "embedded",
     prefix: Annotated[
         str | None,
         typer.Option(
@@ -128,10 +137,8 @@ def embed(
             help="mean (over all tokens, as e5) or cls (first token); default: the model's (mean).",
         ),
     ] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Texts per forward pass.")] = 32,
-    max_length: Annotated[
-        int, typer.Option("--max-length", min=2, help="Longer texts are truncated to this many tokens.")
-    ] = 512,
+    batch_size: BatchSizeOpt = 32,
+    max_length: MaxLengthOpt = 512,
     normalize: Annotated[
         bool, typer.Option("--normalize/--no-normalize", help="L2-normalize each vector.")
     ] = False,
@@ -141,9 +148,7 @@ def embed(
     seed: Annotated[
         int, typer.Option("--seed", help="Random seed (recorded; inference is deterministic).")
     ] = 0,
-    device: Annotated[
-        str | None, typer.Option("--device", help="cpu, cuda, cuda:1... (default: cuda if available).")
-    ] = None,
+    device: DeviceOpt = None,
 ) -> None:
     """Embed texts (one a line) into an .npy array, one row per line, in order.
 

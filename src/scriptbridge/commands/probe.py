@@ -9,10 +9,11 @@ from typing import Annotated
 import typer
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from scriptbridge.commands.common import cli_errors, err_console, fail
-from scriptbridge.commands.models import _SPEC_HELP, Pooling, _load
+from scriptbridge.commands.models import BatchSizeOpt, DeviceOpt, MaxLengthOpt, ModelOpt, Pooling, _load
 
 
 class ParallelFormat(str, Enum):
@@ -31,11 +32,7 @@ class Projection(str, Enum):
     none = "none"
 
 
-_SIDE_HELP = (
-    "A file (Tatoeba tatoeba.xxx-eng.xxx, a SIB-200 language folder or split TSV, one sentence a line, "
-    "or CSV/TSV/JSONL) or a view made on the fly: romanize:LANG[:SCHEME] or ipa:LANG[:BACKEND], of the "
-    "other side, or of a file with @FILE (romanize:hi@tatoeba.hin-eng.hin)."
-)
+_SIDE_HELP = "a file or a view (see SIDES above)."
 
 
 def _check_output_dir(output: Path, overwrite: bool) -> None:
@@ -52,9 +49,9 @@ def _pct(value: float | None) -> str:
 def print_table(result: dict, console: Console | None = None) -> None:
     """The per-layer summary on the terminal, best layer in bold."""
     console = console or Console()
-    src, tgt = result["src"]["label"], result["tgt"]["label"]
+    src, tgt = escape(result["src"]["label"]), escape(result["tgt"]["label"])
     table = Table(
-        title=f"{result['model']} · {src} ↔ {tgt} · {result['n_pairs']} pairs · {result['pooling']} pooling",
+        title=f"{escape(result['model'])} · {src} ↔ {tgt} · {result['n_pairs']} pairs · {result['pooling']} pooling",
         caption="top-k retrieval in % (s→t: source to target); matched / random: mean cosine of "
         "translation pairs / random pairs; * best layer; margin scores are in probe.json",
         box=box.SIMPLE_HEAD,
@@ -78,7 +75,7 @@ def print_table(result: dict, console: Console | None = None) -> None:
 
 
 def probe_cmd(
-    src: Annotated[str, typer.Option("--src", "-s", help="Source side. " + _SIDE_HELP)],
+    src: Annotated[str, typer.Option("--src", "-s", help="Source side: " + _SIDE_HELP)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for probe.json and report.html.")],
     tgt: Annotated[
         str | None,
@@ -89,7 +86,7 @@ def probe_cmd(
             "partner is used) or a two-column TSV/CSV/JSONL.",
         ),
     ] = None,
-    model: Annotated[str, typer.Option("--model", "-m", help=_SPEC_HELP)] = "embedded",
+    model: ModelOpt = "embedded",
     fmt: Annotated[
         ParallelFormat,
         typer.Option("--format", help="How to read the files; auto-detected from names and headers."),
@@ -121,7 +118,7 @@ def probe_cmd(
         Projection,
         typer.Option(
             "--projection",
-            help="2-D map in the report: tsne, umap (pip install 'scriptbridge[umap]') or none.",
+            help="2-D map in the report: tsne, umap (pip install 'scriptbridge\\[umap]') or none.",
         ),
     ] = Projection.tsne,
     plot_layers: Annotated[
@@ -130,10 +127,8 @@ def probe_cmd(
             "--plot-layers", help="Layers to map in 2-D, e.g. 0,8,12; default: first, best and last."
         ),
     ] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Sentences per forward pass.")] = 32,
-    max_length: Annotated[
-        int, typer.Option("--max-length", min=2, help="Longer sentences are truncated to this many tokens.")
-    ] = 512,
+    batch_size: BatchSizeOpt = 32,
+    max_length: MaxLengthOpt = 512,
     cache: Annotated[
         bool,
         typer.Option(
@@ -143,25 +138,25 @@ def probe_cmd(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace the files of an earlier probe in --output.")
     ] = False,
-    device: Annotated[
-        str | None, typer.Option("--device", help="cpu, cuda, cuda:1... (default: cuda if available).")
-    ] = None,
+    device: DeviceOpt = None,
 ) -> None:
     """Measure how well an encoder aligns parallel sentences, at every layer.
 
-    For each layer: retrieval top-1/5/10 in both directions (cosine, CSLS, margin), and the cosine
-    similarity of translation pairs vs random pairs. Writes OUTPUT/probe.json and a self-contained
-    OUTPUT/report.html (plots embedded, opens offline), and prints a table.
+    For each layer: retrieval top-1/5/10 in both directions (cosine, CSLS, margin), and the cosine similarity of translation pairs vs random pairs. Writes OUTPUT/probe.json and a self-contained OUTPUT/report.html (plots embedded, opens offline), and prints a table.
+
+    SIDES. --src and --tgt each take a file: a Tatoeba file (tatoeba.hin-eng.hin; alone, its English partner is the target), a SIB-200 language folder or split TSV (joined with the other side on index_id), a file with one sentence a line, or a CSV/TSV/JSONL file (alone: its first two columns, or --columns SRC,TGT). Or a view made on the fly: romanize:LANG[:SCHEME] or ipa:LANG[:BACKEND] of the other side, or of a file with @FILE (romanize:hi@tatoeba.hin-eng.hin).
 
     Examples:
 
-    scriptbridge probe --src tatoeba.hin-eng.eng -o out/hin   (English vs Hindi; the partner file is found)
+    scriptbridge probe --src tatoeba.hin-eng.eng -o out/hin   (English vs Hindi)
 
     scriptbridge probe --src tatoeba.hin-eng.eng --tgt romanize:hi@tatoeba.hin-eng.hin -o out/hin-rom
 
     scriptbridge probe --src tatoeba.hin-eng.hin --tgt romanize:hi:uroman -o out/deva-vs-latn
 
     scriptbridge probe --src sib200/eng_Latn/test.tsv --tgt sib200/arb_Latn/test.tsv -o out/arb --layers 0,6,12
+
+    Details: docs/probe.md.
     """
     from scriptbridge.evaluate.probe import ProbeSettings, probe, probe_figures, write_probe
     from scriptbridge.models import EncoderLoadError
@@ -196,7 +191,7 @@ def probe_cmd(
         with err_console.status("reading the parallel data and making views..."):
             data = load_parallel(src, tgt, fmt=fmt.value, columns=cols)
         for note in data.notes:
-            err_console.print(f"[dim]note:[/] {note}", highlight=False)
+            err_console.print(f"[dim]note:[/] {escape(note)}", highlight=False)
         encoder = _load(model, device)
         run = probe(encoder, data, settings, progress=True)
         with err_console.status("drawing the plots..."):
@@ -206,4 +201,4 @@ def probe_cmd(
     cached = run.result["run"].get("cached_layers", 0)
     if cached:
         err_console.print(f"[dim]{cached} layer embeddings came from the cache[/]")
-    err_console.print(f"wrote {paths['json']} and {paths['html']}", highlight=False)
+    err_console.print(f"wrote {escape(str(paths['json']))} and {escape(str(paths['html']))}", highlight=False)
