@@ -33,7 +33,15 @@ ModelOpt = Annotated[str, typer.Option("--model", "-m", help=_SPEC_HELP)]
 DeviceOpt = Annotated[
     str | None, typer.Option("--device", help="cpu, cuda, cuda:1... (default: cuda if available).")
 ]
-BatchSizeOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Texts per forward pass.")]
+BatchSizeOpt = Annotated[
+    int,
+    typer.Option(
+        "--batch-size",
+        min=1,
+        help="Memory bound: a forward pass holds at most this many texts of --max-length tokens "
+        "(short texts are packed by length into fuller batches; results do not depend on it).",
+    ),
+]
 MaxLengthOpt = Annotated[
     int, typer.Option("--max-length", min=2, help="Longer texts are truncated to this many tokens.")
 ]
