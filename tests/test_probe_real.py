@@ -85,3 +85,15 @@ def test_demo_writes_views_similarities_and_a_probe_report(tmp_path: Path) -> No
     assert (out / "probe" / "report.html").stat().st_size > 10_000
     r = CliRunner().invoke(app, ["demo", "-o", str(out)])
     assert r.exit_code == 2 and "--overwrite" in r.output
+
+
+def test_quickstart_recipe_trains_and_transfers(tmp_path: Path) -> None:
+    """The shipped quickstart recipe with the embedded encoder: English labels -> Hindi, zero-shot."""
+    from scriptbridge.train.recipe import load_recipe
+    from scriptbridge.train.run import train
+
+    result = train(load_recipe("quickstart"), tmp_path / "qs", progress=False)
+    sets = result.metrics["sets"]
+    assert sets["hi (Devanagari)"]["macro_f1"] > 0.85
+    assert sets["hi (romanized, colloquial)"]["macro_f1"] > 0.35  # 4 classes: chance is 0.25
+    assert sets["hi (romanized, colloquial)"]["macro_f1"] < sets["hi (Devanagari)"]["macro_f1"]

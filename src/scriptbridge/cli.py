@@ -15,6 +15,7 @@ from scriptbridge import __version__
 from scriptbridge.commands.demo import demo_cmd
 from scriptbridge.commands.models import embed, models_app
 from scriptbridge.commands.probe import probe_cmd
+from scriptbridge.commands.train import train_cmd
 from scriptbridge.commands.views import detect_cmd, ipa_cmd, romanize_cmd
 
 app = typer.Typer(
@@ -55,6 +56,7 @@ app.command("detect")(detect_cmd)
 app.command("embed")(embed)
 app.add_typer(models_app, name="models", help="Inspect encoders: `scriptbridge models info [SPEC]`.")
 app.command("probe")(probe_cmd)
+app.command("train")(train_cmd)
 app.command("demo")(demo_cmd)
 
 

@@ -1,0 +1,83 @@
+"""``scriptbridge train``: run a recipe (YAML) into an output folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from scriptbridge.commands.common import cli_errors, err_console
+
+
+def train_cmd(
+    recipe: Annotated[
+        str,
+        typer.Option(
+            "--recipe",
+            "-r",
+            help="A recipe YAML file, or the name of a shipped one (quickstart). See docs/recipes.md.",
+        ),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the model, metrics and report.")],
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override a recipe key, e.g. --set method.alpha=0.1 --set train.epochs=2 (repeatable).",
+        ),
+    ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace a finished run (or another recipe's run) in --output."),
+    ] = False,
+) -> None:
+    """Train a cross-script classifier from a recipe, and score it on the recipe's evaluation sets.
+
+    Writes OUTPUT/model/ (safetensors; load it with load_encoder), OUTPUT/recipe.yaml (the recipe as
+    run, overrides applied), OUTPUT/metrics.json (accuracy, macro_f1, weighted_f1, n per set),
+    OUTPUT/report.md and OUTPUT/run.json. An interrupted run resumes from its last finished epoch
+    when started again with the same recipe and output.
+
+    Examples:
+
+    scriptbridge train --recipe quickstart -o out/quickstart
+
+    scriptbridge train -r my_recipe.yaml -o out/run1 --set method.variant=joint --set seed=1
+    """
+    from scriptbridge.models import EncoderLoadError
+    from scriptbridge.tasks.classification import LabelledDataError
+    from scriptbridge.tasks.parallel import ParallelDataError
+    from scriptbridge.train.recipe import RecipeError, load_recipe
+    from scriptbridge.train.run import TrainError, train
+    from scriptbridge.views.translate import TranslationError
+
+    with cli_errors(
+        RecipeError, TrainError, LabelledDataError, ParallelDataError, TranslationError, EncoderLoadError
+    ):
+        loaded = load_recipe(recipe, overrides or [])
+        result = train(loaded, output, overwrite=overwrite)
+    print_metrics(result.metrics)
+    err_console.print(f"wrote {output}/model, metrics.json, report.md", highlight=False, markup=False)
+
+
+def print_metrics(metrics: dict) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"{metrics['recipe']} · {metrics['variant']} · best epoch {metrics['best_epoch']}",
+        box=box.SIMPLE_HEAD,
+    )
+    for col in ("set", "n", "accuracy", "macro-F1", "weighted-F1"):
+        table.add_column(col, justify="left" if col == "set" else "right")
+    for name, m in metrics["sets"].items():
+        table.add_row(
+            name,
+            str(m["n"]),
+            f"{100 * m['accuracy']:.1f}",
+            f"{100 * m['macro_f1']:.1f}",
+            f"{100 * m['weighted_f1']:.1f}",
+        )
+    Console().print(table)

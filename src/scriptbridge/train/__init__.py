@@ -1,0 +1,1 @@
+"""Training: recipes, the training loop and its parts."""

@@ -1,0 +1,426 @@
+"""``train(recipe, output)``: one recipe, start to finish.
+
+Builds the views of the labelled data (translation + romanization), the student (frozen bottom,
+cached), the teacher vectors, then runs the one training loop with early stopping on the dev set,
+checkpointing after each epoch (a killed run resumes from there), restores the best epoch and scores
+every evaluation set.  Writes ``OUTPUT/model/`` (safetensors), ``recipe.yaml`` (resolved),
+``metrics.json``, ``report.md`` and ``run.json``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from scriptbridge.train.checkpoint import has_checkpoint, load_checkpoint, load_weights, save_checkpoint
+from scriptbridge.train.teacher_student import (
+    FrozenBottom,
+    Student,
+    TrainingData,
+    batch_loss,
+    epoch_batches,
+    history_line,
+    linear_warmup,
+    now,
+    pair_batches,
+    step_items,
+    write_json,
+)
+
+
+class TrainError(RuntimeError):
+    """A run cannot start or continue; the message says why and what to do."""
+
+
+@dataclass
+class TrainResult:
+    output: Path
+    metrics: dict[str, Any]
+    best_epoch: int | None
+    resumed: bool
+
+
+def _log(message: str) -> None:
+    from scriptbridge.commands.common import err_console
+
+    err_console.print(message, highlight=False, markup=False)
+
+
+def _spec(recipe: Any, entry: Any) -> dict[str, Any]:
+    """A labelled-set mapping with ``pkg://`` / ``shared://`` / relative paths resolved."""
+    from scriptbridge.train.recipe import resolve_path
+
+    d = {"path": entry} if isinstance(entry, str) else dict(entry)
+    for key in ("path", "labels_path"):
+        if d.get(key):
+            d[key] = str(resolve_path(recipe, d[key]))
+    return d
+
+
+def _side(recipe: Any, spec: str) -> str:
+    """A parallel side: a file path is resolved, a view's ``@FILE`` too."""
+    from scriptbridge.train.recipe import resolve_side
+
+    return resolve_side(recipe, spec)
+
+
+def recipe_fingerprint(recipe: Any) -> str:
+    return hashlib.sha256(recipe.dump().encode("utf-8")).hexdigest()[:16]
+
+
+def _prepare_output(output: Path, recipe: Any, overwrite: bool) -> bool:
+    """Refuse to clobber finished or foreign runs; return True when resuming."""
+    ckpt = output / "checkpoints" / "last"
+    stamp = output / "checkpoints" / "recipe.sha"
+    if (output / "metrics.json").exists():
+        if not overwrite:
+            raise TrainError(
+                f"{output} holds a finished run; pass --overwrite to train again (nothing was changed)"
+            )
+        shutil.rmtree(output)
+        return False
+    if has_checkpoint(ckpt):
+        if stamp.is_file() and stamp.read_text().strip() == recipe_fingerprint(recipe):
+            return True
+        if not overwrite:
+            raise TrainError(
+                f"{output} holds an unfinished run of another recipe; pass --overwrite to start over"
+            )
+        shutil.rmtree(output)
+        return False
+    if output.exists() and any(output.iterdir()) and not overwrite:
+        raise TrainError(f"{output} exists and is not empty; pass --overwrite or choose another --output")
+    return False
+
+
+def train(recipe: Any, output: str | Path, *, overwrite: bool = False, progress: bool = True) -> TrainResult:
+    """Run ``recipe`` into ``output`` (resuming an unfinished run of the same recipe there)."""
+    from scriptbridge.models import load_encoder
+    from scriptbridge.objectives import ClassificationLoss, TeacherStudentLoss
+    from scriptbridge.objectives.classification import ClassificationHead
+    from scriptbridge.tasks.classification import classification_metrics, label_vocabulary, read_labelled
+    from scriptbridge.train.layers import LayerStack
+    from scriptbridge.utils.io import atomic_write_text
+    from scriptbridge.utils.runinfo import run_record, seed_everything
+    from scriptbridge.views import default_scheme, romanize
+    from scriptbridge.views.translate import build_translator
+
+    output = Path(output)
+    resumed = _prepare_output(output, recipe, overwrite)
+    started = now()
+    seed_everything(recipe.seed)
+    method, cfg = recipe.method, recipe.train
+
+    # ---- data and views
+    train_set = read_labelled(_spec(recipe, recipe.data.train), seed=recipe.seed)
+    dev_set = read_labelled(_spec(recipe, recipe.data.dev), seed=recipe.seed) if recipe.data.dev else None
+    eval_sets = [read_labelled(_spec(recipe, e), seed=recipe.seed) for e in recipe.evaluate]
+    labels = label_vocabulary(train_set, declared=recipe.labels)
+    label_id = {name: i for i, name in enumerate(labels)}
+    lang = recipe.views.target_lang
+    scheme = recipe.views.romanize_scheme or (default_scheme("romanize", lang) if lang else None)
+    translator = build_translator(
+        {"provider": recipe.views.translation.provider, **recipe.views.translation.options},
+        base_dir=Path(recipe.base_dir) if recipe.base_dir else None,
+    )
+    texts: dict[str, list[str]] = {"en": train_set.texts}
+    if translator is not None:
+        _log(f"translating {len(train_set)} training sentences with {translator.name}")
+        texts["tr"] = translator.translate(train_set.texts)
+        texts["tl"] = romanize(texts["tr"], lang, scheme)
+    pairs_text: dict[str, list[str]] | None = None
+    if recipe.data.parallel and method.variant == "joint-ts" and translator is None:
+        from scriptbridge.tasks.parallel import load_parallel
+
+        par = recipe.data.parallel
+        pdata = load_parallel(
+            _side(recipe, par["src"]),
+            _side(recipe, par["tgt"]) if par.get("tgt") else None,
+            fmt=par.get("format", "auto"),
+            columns=tuple(par["columns"]) if par.get("columns") else None,
+        )
+        pdata = pdata.sample(par.get("limit"), recipe.seed)
+        pairs_text = {
+            "en": pdata.src.texts,
+            "tr": pdata.tgt.texts,
+            "tl": romanize(pdata.tgt.texts, lang, scheme),
+        }
+
+    # ---- model: student, frozen bottom, head; teacher vectors
+    encoder = load_encoder(recipe.model.spec, device=cfg.device)
+    device = encoder.device
+    pooling = recipe.model.pooling or encoder.default_pooling
+    prefix = encoder.default_prefix if recipe.model.prefix is None else recipe.model.prefix
+    stack = LayerStack(encoder.model)
+    if method.freeze_layers > stack.num_layers:
+        raise TrainError(
+            f"method.freeze_layers={method.freeze_layers} but the model has {stack.num_layers} layers"
+        )
+    frozen = stack.freeze(method.freeze_layers, embeddings=method.freeze_embeddings)
+    bottom = FrozenBottom(
+        stack,
+        encoder.tokenizer,
+        k=method.freeze_layers,
+        prefix=prefix,
+        max_length=recipe.model.max_length,
+        cache=cfg.cache_frozen,
+        device=device,
+    )
+    torch.manual_seed(recipe.seed)
+    head = ClassificationHead(stack.model.config.hidden_size, len(labels)).to(device)
+    student = Student(stack, bottom, head, pooling, method.freeze_layers, frozen)
+    t0 = now()
+    views = {v: bottom.add(t) for v, t in texts.items()}
+    pair_rows = {v: bottom.add(t) for v, t in pairs_text.items()} if pairs_text else None
+    data = TrainingData(views, torch.tensor([label_id[y] for y in train_set.labels], device=device))
+    if method.variant == "joint-ts" and method.alpha > 0:
+        # the teacher is the starting encoder: its vectors of the sources, once, before any update
+        teacher_encoder = copy.copy(encoder)
+        data.teacher = torch.from_numpy(
+            teacher_encoder.encode(
+                train_set.texts, pooling=pooling, prefix=prefix, max_length=recipe.model.max_length
+            )
+        ).to(device)
+        if pairs_text:
+            data.pairs = pair_rows
+            data.pair_teacher = torch.from_numpy(
+                teacher_encoder.encode(
+                    pairs_text["en"], pooling=pooling, prefix=prefix, max_length=recipe.model.max_length
+                )
+            ).to(device)
+    _log(
+        f"cached the frozen bottom ({method.freeze_layers} layers) of {len(bottom.ids)} texts in "
+        f"{now() - t0:.1f} s ({bottom.nbytes() / 2**20:.0f} MiB)"
+    )
+
+    # ---- optimisation
+    task = ClassificationLoss(head)
+    align = TeacherStudentLoss(tuple(method.betas)) if method.variant == "joint-ts" else None
+    alpha = method.alpha if method.variant == "joint-ts" else 0.0
+    trainable = [p for p in stack.model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        [{"params": trainable, "lr": cfg.lr}, {"params": list(head.parameters()), "lr": cfg.head_lr}],
+        weight_decay=cfg.weight_decay,
+    )
+    items = step_items(method.variant, data)
+    steps_per_epoch = max(1, -(-len(items) // cfg.batch_size))
+    total = (
+        steps_per_epoch * cfg.epochs
+        if cfg.max_steps is None
+        else min(cfg.max_steps, steps_per_epoch * cfg.epochs)
+    )
+    scheduler = linear_warmup(optimizer, int(cfg.warmup_ratio * total), total)
+    ckpt_dir = output / "checkpoints"
+    loop: dict[str, Any] = {
+        "epoch": 0,
+        "step": 0,
+        "best": None,
+        "best_epoch": None,
+        "bad_epochs": 0,
+        "history": [],
+    }
+    if resumed:
+        loop = load_checkpoint(
+            ckpt_dir / "last", model=stack.model, head=head, optimizer=optimizer, scheduler=scheduler
+        )
+        _log(f"resuming {output} after epoch {loop['epoch']} (step {loop['step']})")
+    else:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(ckpt_dir / "recipe.sha", recipe_fingerprint(recipe) + "\n")
+
+    def evaluate_dev() -> dict[str, Any]:
+        if dev_set is None:
+            return {}
+        pred = student.predict(dev_set.texts)
+        return classification_metrics(dev_set.labels, [labels[i] for i in pred], labels)
+
+    from scriptbridge.commands.common import progress as progress_bar
+
+    stop = False
+    with progress_bar(transient=True) as bar:
+        task_id = bar.add_task("training", total=total, completed=loop["step"]) if progress else None
+        for epoch in range(loop["epoch"], cfg.epochs):
+            if stop or (cfg.max_steps is not None and loop["step"] >= cfg.max_steps):
+                break
+            t_epoch = now()
+            student.train_mode(True)
+            batches = epoch_batches(len(items), cfg.batch_size, recipe.seed, epoch)
+            pair_plan = (
+                pair_batches(len(pairs_text["en"]), cfg.batch_size, recipe.seed, epoch, len(batches))
+                if pairs_text
+                else None
+            )
+            sums: dict[str, float] = {}
+            for b, rows in enumerate(batches):
+                loss, parts = batch_loss(
+                    student,
+                    data,
+                    [items[i] for i in rows],
+                    task=task,
+                    align=align,
+                    alpha=alpha,
+                    pair_rows=pair_plan[b] if pair_plan else None,
+                )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(trainable + list(head.parameters()), cfg.grad_clip)
+                optimizer.step()
+                scheduler.step()
+                loop["step"] += 1
+                loss_value = float(loss.detach())
+                for key, value in {"loss": loss_value, **parts}.items():
+                    sums[key] = sums.get(key, 0.0) + value
+                if task_id is not None:
+                    bar.update(
+                        task_id,
+                        advance=1,
+                        description=f"epoch {epoch + 1}/{cfg.epochs} loss {loss_value:.3f}",
+                    )
+                if cfg.max_steps is not None and loop["step"] >= cfg.max_steps:
+                    break
+            dev = evaluate_dev()
+            entry = history_line(epoch + 1, {k: v / max(1, b + 1) for k, v in sums.items()}, now() - t_epoch)
+            if dev:
+                entry["dev"] = {k: dev[k] for k in ("accuracy", "macro_f1", "weighted_f1")}
+            loop["history"].append(entry)
+            score = dev.get(cfg.metric) if dev else -entry["loss"]
+            if loop["best"] is None or score > loop["best"]:
+                loop.update(best=score, best_epoch=epoch + 1, bad_epochs=0)
+                _save_best(ckpt_dir / "best", stack.model, head)
+            else:
+                loop["bad_epochs"] += 1
+                stop = loop["bad_epochs"] > cfg.patience
+            loop["epoch"] = epoch + 1
+            save_checkpoint(
+                ckpt_dir / "last",
+                model=stack.model,
+                head=head,
+                optimizer=optimizer,
+                scheduler=scheduler,
+                loop=loop,
+            )
+            dev_text = f", dev {cfg.metric} {dev[cfg.metric]:.3f}" if dev else ""
+            _log(
+                f"epoch {epoch + 1}: loss {entry['loss']:.4f}{dev_text}"
+                + (" (best)" if loop["best_epoch"] == epoch + 1 else "")
+            )
+
+    # ---- the best epoch, scored on every evaluation set
+    from safetensors.torch import load_file
+
+    if (ckpt_dir / "best" / "weights.safetensors").is_file():
+        load_weights(stack.model, head, load_file(str(ckpt_dir / "best" / "weights.safetensors")))
+    results: dict[str, Any] = {}
+    for ev in ([dev_set] if dev_set is not None else []) + eval_sets:
+        pred = student.predict(ev.texts)
+        key = ev.name if ev is not dev_set else f"dev: {ev.name}"
+        results[key] = {
+            **classification_metrics(ev.labels, [labels[i] for i in pred], labels),
+            "view": ev.view,
+            "lang": ev.lang,
+        }
+    student.train_mode(False)
+    _save_model(output / "model", encoder, head, labels, pooling, prefix, recipe)
+    atomic_write_text(output / "recipe.yaml", recipe.dump())
+    metrics = {
+        "recipe": recipe.name,
+        "variant": method.variant,
+        "labels": labels,
+        "best_epoch": loop["best_epoch"],
+        "selection_metric": cfg.metric if dev_set is not None else "train loss",
+        "sets": results,
+        "history": loop["history"],
+    }
+    write_json(output / "metrics.json", metrics)
+    atomic_write_text(output / "report.md", render_report(recipe, metrics))
+    write_json(
+        output / "run.json",
+        run_record(
+            seed=recipe.seed,
+            seconds=round(now() - started, 1),
+            resumed=resumed,
+            frozen_cache_mib=round(bottom.nbytes() / 2**20, 1),
+        ),
+    )
+    shutil.rmtree(ckpt_dir / "last", ignore_errors=True)  # finished: the resume point is no longer needed
+    return TrainResult(output, metrics, loop["best_epoch"], resumed)
+
+
+def _save_best(folder: Path, model: torch.nn.Module, head: torch.nn.Module) -> None:
+    from scriptbridge.train.checkpoint import save_tensors, trainable_state
+
+    weights = {f"model.{k}": v for k, v in trainable_state(model).items()}
+    weights.update({f"head.{k}": v for k, v in head.state_dict().items()})
+    save_tensors(folder / "weights.safetensors", weights)
+
+
+def _save_model(
+    folder: Path,
+    encoder: Any,
+    head: torch.nn.Module,
+    labels: list[str],
+    pooling: str,
+    prefix: str,
+    recipe: Any,
+) -> None:
+    """A normal checkpoint folder (``load_encoder(folder)`` works) plus the head and the label map."""
+    from scriptbridge.train.checkpoint import save_tensors
+    from scriptbridge.utils.io import atomic_write_text
+
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    from scriptbridge.models.embedded import _quiet_transformers
+
+    with _quiet_transformers():
+        encoder.model.save_pretrained(tmp, safe_serialization=True)
+    encoder.tokenizer.save_pretrained(tmp)
+    save_tensors(tmp / "classifier_head.safetensors", head.state_dict())
+    meta = {
+        "format": "scriptbridge-classifier",
+        "name": f"{recipe.name} ({recipe.method.variant})",
+        "labels": labels,
+        "pooling": pooling,
+        "default_prefix": prefix,
+        "recipe": recipe.name,
+    }
+    atomic_write_text(tmp / "scriptbridge.json", json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+
+
+def render_report(recipe: Any, metrics: dict[str, Any]) -> str:
+    lines = [
+        f"# {recipe.name}: {metrics['variant']}",
+        "",
+        f"Best epoch {metrics['best_epoch']} by {metrics['selection_metric']}. Labels: {', '.join(metrics['labels'])}.",
+        "",
+        "| set | view | n | accuracy | macro-F1 | weighted-F1 |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for name, m in metrics["sets"].items():
+        lines.append(
+            f"| {name} | {m.get('view') or 'as written'} | {m['n']} | {100 * m['accuracy']:.1f} | "
+            f"{100 * m['macro_f1']:.1f} | {100 * m['weighted_f1']:.1f} |"
+        )
+    lines += [
+        "",
+        "| epoch | loss | " + " | ".join(k for k in ("task", "L_ts", "L_tr", "L_tl")) + " | dev macro-F1 |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for h in metrics["history"]:
+        cells = [f"{h.get(k, float('nan')):.4f}" if k in h else "-" for k in ("task", "L_ts", "L_tr", "L_tl")]
+        dev = h.get("dev", {}).get("macro_f1")
+        lines.append(
+            f"| {h['epoch']} | {h['loss']:.4f} | "
+            + " | ".join(cells)
+            + f" | {'-' if dev is None else f'{100 * dev:.1f}'} |"
+        )
+    return "\n".join(lines) + "\n"
