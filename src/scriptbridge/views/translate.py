@@ -29,7 +29,7 @@ import hashlib
 import json
 import os
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -516,7 +516,7 @@ class HFTranslator:
         if self._forced_bos is not None:
             gen_kwargs["forced_bos_token_id"] = self._forced_bos
         bar = (
-            _Progress(len(order), f"translating ({self.name})")
+            _progress_bar(len(order), f"translating ({self.name})")
             if self.progress and len(batches) > 1
             else None
         )
@@ -544,46 +544,17 @@ class HFTranslator:
         return out
 
 
-@contextlib.contextmanager
-def _quiet_loading() -> Iterator[None]:
+def _quiet_loading() -> contextlib.AbstractContextManager[None]:
     """Hide transformers' "Loading weights" bar (reading local weights is quick; downloads keep theirs)."""
-    try:
-        from transformers.utils import logging as hf_logging
-    except ImportError:  # pragma: no cover
-        yield
-        return
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
+    from scriptbridge.models.embedded import _quiet_transformers
+
+    return _quiet_transformers()
 
 
-class _Progress:
-    """A transient rich progress bar on stderr, out of the way of stdout."""
+def _progress_bar(total: int, description: str) -> Any:
+    from scriptbridge.models.loading import _Progress
 
-    def __init__(self, total: int, description: str) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self._p = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
-        self._p.start()
-        self._task = self._p.add_task(description, total=total)
-
-    def advance(self, n: int) -> None:
-        self._p.advance(self._task, n)
-
-    def close(self) -> None:
-        self._p.stop()
+    return _Progress(total, description)
 
 
 # ----------------------------------------------------------------------------------------------------------
