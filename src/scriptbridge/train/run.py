@@ -126,8 +126,17 @@ def train(recipe: Any, output: str | Path, *, overwrite: bool = False, progress:
     label_id = {name: i for i, name in enumerate(labels)}
     lang = recipe.views.target_lang
     scheme = recipe.views.romanize_scheme or (default_scheme("romanize", lang) if lang else None)
+    from scriptbridge.train.recipe import resolve_path
+
+    options = dict(recipe.views.translation.options)
+    for key in ("path", "model"):  # pkg:// and shared:// paths; a hub id for `model` stays as it is
+        value = options.get(key)
+        if isinstance(value, str) and (
+            key == "path" or value.startswith(("pkg://", "shared://", ".", "/", "~"))
+        ):
+            options[key] = str(resolve_path(recipe, value))
     translator = build_translator(
-        {"provider": recipe.views.translation.provider, **recipe.views.translation.options},
+        {"provider": recipe.views.translation.provider, **options},
         base_dir=Path(recipe.base_dir) if recipe.base_dir else None,
     )
     texts: dict[str, list[str]] = {"en": train_set.texts}
@@ -319,9 +328,12 @@ def train(recipe: Any, output: str | Path, *, overwrite: bool = False, progress:
     if (ckpt_dir / "best" / "weights.safetensors").is_file():
         load_weights(stack.model, head, load_file(str(ckpt_dir / "best" / "weights.safetensors")))
     results: dict[str, Any] = {}
+    predictions: dict[str, Any] = {}
     for ev in ([dev_set] if dev_set is not None else []) + eval_sets:
         pred = student.predict(ev.texts)
         key = ev.name if ev is not dev_set else f"dev: {ev.name}"
+        # per-example predictions: what paired significance tests between runs need
+        predictions[key] = {"gold": ev.labels, "pred": [labels[i] for i in pred]}
         results[key] = {
             **classification_metrics(ev.labels, [labels[i] for i in pred], labels),
             "view": ev.view,
@@ -339,7 +351,8 @@ def train(recipe: Any, output: str | Path, *, overwrite: bool = False, progress:
         "sets": results,
         "history": loop["history"],
     }
-    write_json(output / "metrics.json", metrics)
+    write_json(output / "predictions.json", predictions)
+    write_json(output / "metrics.json", metrics)  # last: its presence marks a finished run
     atomic_write_text(output / "report.md", render_report(recipe, metrics))
     write_json(
         output / "run.json",
