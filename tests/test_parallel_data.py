@@ -205,3 +205,17 @@ def test_detect_format(tmp_path: Path) -> None:
 def test_fingerprint_depends_on_order_and_boundaries() -> None:
     assert texts_fingerprint(["ab", "c"]) != texts_fingerprint(["a", "bc"])
     assert texts_fingerprint(["a", "b"]) != texts_fingerprint(["b", "a"])
+
+
+def test_file_hash_column_picks_one_column(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.tsv"
+    path.write_text(
+        "en\thi\n" + "".join(f"{e}\t{h}\n" for e, h in zip(EN, HI, strict=True)), encoding="utf-8"
+    )
+    data = load_parallel(f"{path}#en", f"romanize:hi:uroman@{path}#hi")
+    assert data.src.texts == EN and data.tgt.texts == romanize(HI, "hi", "uroman")
+    assert data.format == "tsv"
+    lines = tmp_path / "a.txt"
+    lines.write_text("x\n", encoding="utf-8")
+    with pytest.raises(ParallelDataError, match="picks a column"):
+        load_parallel(f"{lines}#en", str(lines))

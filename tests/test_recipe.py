@@ -533,3 +533,77 @@ def test_the_documented_example_is_valid():
     example = re.findall(r"```yaml\n(.*?)```", doc.read_text(encoding="utf-8"), re.S)[-1]
     r = recipe_from_dict(yaml.safe_load(example))
     assert r.name == "hi-sentiment" and r.method.variant == "joint-ts" and len(r.evaluate) == 3
+
+
+# ------------------------------------------------------------------------------------ probe section
+PROBE = """\
+probe:
+  src: heldout.eng
+  tgt: romanize:hi@heldout.hin
+  format: lines
+  layers: "0,6,12"
+  sample: 200
+"""
+
+
+def test_probe_section_loads_and_round_trips(tmp_path):
+    r = load_recipe(write(tmp_path, FULL + PROBE))
+    assert r.probe == {
+        "src": "heldout.eng",
+        "tgt": "romanize:hi@heldout.hin",
+        "format": "lines",
+        "layers": "0,6,12",
+        "sample": 200,
+    }
+    assert recipe_from_dict(r.to_dict()) == r and load_recipe(write(tmp_path, r.dump(), "d.yaml")) == r
+    assert load_recipe(write(tmp_path, FULL)).probe is None and "probe" in r.to_dict()
+    # a plain string is {src: ...}; layers may be a number or a list; --set can create the section
+    assert recipe_from_dict({**MINIMAL, "probe": "pairs.tsv"}).probe == {"src": "pairs.tsv"}
+    for layers in ("all", "last", 3, [0, -1], "0, 6"):
+        assert (
+            recipe_from_dict({**MINIMAL, "probe": {"src": "p.tsv", "layers": layers}}).probe["layers"]
+            == layers
+        )
+    r = recipe_from_dict(MINIMAL, overrides=["probe.src=pairs.tsv", "probe.sample=50"])
+    assert r.probe == {"src": "pairs.tsv", "sample": 50}
+    assert recipe_from_dict(r.to_dict(), overrides=["probe=null"]).probe is None
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "message"),
+    [
+        ("  sample: 200", "  sampel: 200", "probe.sampel", "did you mean 'sample'?"),
+        ("  sample: 200", "  sample: 1", "probe.sample", "expected an integer >= 2 or null"),
+        ('  layers: "0,6,12"', "  layers: middle", "probe.layers", "expected all, last, a layer number"),
+        ('  layers: "0,6,12"', "  layers: [0, x]", "probe.layers", "expected all, last"),
+        ("  layers: ", "  limit: 5\n  layers: ", "probe.limit", "unknown key 'limit' in probe"),
+        ("  format: lines", "  format: weird", "probe.format", "expected one of auto"),
+        ("  src: heldout.eng", "  source: heldout.eng", "probe.source", "did you mean 'src'?"),
+    ],
+)
+def test_probe_section_errors(tmp_path, old, new, key, message):
+    assert old in PROBE
+    text = FULL + PROBE.replace(old, new, 1)
+    err = error_of(tmp_path, text)
+    assert err.key == key and message in str(err)
+    assert err.line is not None and err.line > FULL.count("\n")
+    err = error_of(tmp_path, FULL + "probe: {tgt: heldout.hin}\n")
+    assert err.key == "probe" and "needs `src`" in str(err)
+
+
+def test_check_files_covers_the_probe_sides(tmp_path):
+    r = load_recipe(write(tmp_path, FULL + PROBE))
+    for name in (
+        "train.tsv",
+        "dev.tsv",
+        "test.tsv",
+        "tatoeba.hin-eng.eng",
+        "tatoeba.hin-eng.hin",
+        "heldout.eng",
+    ):
+        (tmp_path / name).write_text("x\n")
+    with pytest.raises(RecipeError) as info:
+        check_files(r)
+    assert info.value.key == "probe.tgt" and info.value.line == FULL.count("\n") + 3
+    (tmp_path / "heldout.hin").write_text("x\n")
+    check_files(r)

@@ -271,8 +271,16 @@ def _read_columns(path: Path, fmt: str, columns: tuple[str, ...] | None, spec: s
 
 
 def read_side_file(spec: str, fmt: str = "auto", columns: tuple[str, ...] | None = None) -> list[Side]:
-    """The side(s) one file gives: one, or two for a two-column table."""
+    """The side(s) one file gives: one, or two for a two-column table.  ``FILE#COLUMN`` picks one
+    column of a CSV/TSV/JSONL file (``pairs.tsv#hi``)."""
     path = Path(spec).expanduser()
+    head, sep, column = spec.rpartition("#")
+    if sep and not path.exists() and Path(head).expanduser().exists() and column:
+        path, columns = Path(head).expanduser(), (column,)
+        if (detect_format(path) if fmt == "auto" else fmt) not in ("tsv", "csv", "jsonl"):
+            raise ParallelDataError(
+                f"{spec}: #{column} picks a column, but {path.name} is not a CSV/TSV/JSONL file"
+            )
     if not path.exists():
         hint = ""
         if ":" in spec and spec.split(":")[0] not in VIEW_KINDS:
@@ -392,6 +400,8 @@ def _format_name(fmt: str, spec: str) -> str:
     if fmt != "auto":
         return fmt
     path = Path(spec.partition("@")[2] or spec) if parse_view(spec) else Path(spec)
+    if not path.exists() and "#" in path.name:  # FILE#COLUMN
+        path = path.with_name(path.name.rpartition("#")[0])
     try:
         return detect_format(path) if path.exists() else "view"
     except ParallelDataError:

@@ -1,7 +1,8 @@
 """Training recipes: a YAML file that names every component of a run, validated before any work.
 
 A recipe has one section per part of the run (``model``, ``views``, ``data``, ``method``, ``train``)
-plus ``name``, ``labels``, ``evaluate`` and ``seed``; ``docs/recipes.md`` documents every key.
+plus ``name``, ``labels``, ``evaluate``, ``seed`` and an optional ``probe`` (a held-out parallel set for
+alignment diagnostics, used by ``scriptbridge compare``); ``docs/recipes.md`` documents every key.
 
     recipe = load_recipe("recipes/hi_sentiment.yaml", overrides=["method.alpha=0.1"])
     recipe = load_recipe("quickstart")          # a recipe shipped in the package
@@ -36,6 +37,7 @@ __all__ = [
     "PROVIDERS",
     "LABELLED_KEYS",
     "PARALLEL_KEYS",
+    "PROBE_KEYS",
     "ModelConfig",
     "TranslationConfig",
     "ViewsConfig",
@@ -66,6 +68,8 @@ JOINT_VARIANTS = ("joint", "joint-ts")
 LABELLED_KEYS = ("path", "text", "label", "labels_path", "format", "lang", "view", "name", "limit")
 # keys of data.parallel (sides as in scriptbridge.tasks.parallel.load_parallel)
 PARALLEL_KEYS = ("src", "tgt", "format", "columns", "limit")
+# keys of the top-level probe section: a held-out parallel set (sides as in load_parallel) and what to probe
+PROBE_KEYS = ("src", "tgt", "format", "columns", "layers", "sample")
 
 PKG_PREFIX = "pkg://"
 SHARED_PREFIX = "shared://"
@@ -159,6 +163,8 @@ class Recipe:
     labels: list[str] | None = None
     evaluate: list[dict] = field(default_factory=list)
     seed: int = 0
+    # {src, tgt?, format?, columns?, layers?, sample?}: alignment diagnostics before/after (compare)
+    probe: dict | None = None
     # where the recipe came from: not part of its meaning, so not compared
     source: str | None = field(default=None, compare=False)
     base_dir: str | None = field(default=None, compare=False)
@@ -201,6 +207,7 @@ class Recipe:
             },
             "train": {f.name: getattr(self.train, f.name) for f in fields(TrainConfig)},
             "evaluate": copy.deepcopy(self.evaluate),
+            "probe": copy.deepcopy(self.probe),
         }
         if include_base_dir and self.base_dir is not None:
             out["base_dir"] = str(Path(self.base_dir).resolve())
@@ -220,7 +227,19 @@ _SECTIONS: dict[str, type] = {
     "method": MethodConfig,
     "train": TrainConfig,
 }
-TOP_KEYS = ("name", "seed", "model", "views", "data", "labels", "method", "train", "evaluate", "base_dir")
+TOP_KEYS = (
+    "name",
+    "seed",
+    "model",
+    "views",
+    "data",
+    "labels",
+    "method",
+    "train",
+    "evaluate",
+    "probe",
+    "base_dir",
+)
 
 
 # ------------------------------------------------------------------------------------------ the error
@@ -372,6 +391,7 @@ _SCHEMA: dict[str, Any] = {
     "data": {"train": _Free("path"), "dev": _Free("path"), "parallel": _Free("src")},
     "method": {**_section_schema(MethodConfig), "betas": _List(_LEAF)},
     "train": _section_schema(TrainConfig),
+    "probe": _Free("src"),
 }
 
 
@@ -455,7 +475,7 @@ def apply_overrides(data: dict, overrides: Sequence[str], *, source: str | None 
     ``"method.alpha=0.1"``, ``"labels=[neg,pos]"``, ``"data.dev=null"``, ``"evaluate.0.view=romanize:hi"``:
     values are parsed with ``yaml.safe_load``. Keys of the fixed sections must exist in the schema; new
     keys can be created only in free-form mappings (under ``data.train``/``dev``/``parallel``,
-    ``views.translation``, and ``evaluate.N``, where ``N`` = the list's length adds an entry).
+    ``views.translation``, ``probe``, and ``evaluate.N``, where ``N`` = the list's length adds an entry).
     """
     if not isinstance(data, Mapping):
         raise RecipeError("a recipe is a mapping of sections", source=source or "<dict>")
@@ -592,6 +612,41 @@ class _Checker:
             self.integer((*path, "limit"), out["limit"], minimum=1, optional=True)
         return out
 
+    def probe(self, path: tuple, value: Any) -> dict | None:
+        """The ``probe`` section: a parallel set like ``data.parallel`` plus ``layers`` and ``sample``."""
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = {"src": value}
+        out = self.mapping(path, value, what="a mapping {src: SIDE, tgt: SIDE, layers: last}")
+        self.known(path, out, PROBE_KEYS)
+        # the sides, format and columns are checked exactly like data.parallel's
+        self.parallel(path, {k: v for k, v in out.items() if k in PARALLEL_KEYS})
+        if "layers" in out:
+            self.layers((*path, "layers"), out["layers"])
+        if "sample" in out:
+            self.integer((*path, "sample"), out["sample"], minimum=2, optional=True)
+        return out
+
+    def layers(self, path: tuple, value: Any) -> None:
+        # the model's depth is unknown until it loads, so only the form is checked here
+        problem = f"expected all, last, a layer number or numbers like '0,6,12', got {_show(value)}"
+        if isinstance(value, bool):
+            raise self.fail(path, problem)
+        if isinstance(value, int):
+            return
+        if (
+            isinstance(value, list)
+            and value
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        ):
+            return
+        if isinstance(value, str):
+            text = value.strip().lower().replace(" ", "")
+            if text in ("all", "last") or re.fullmatch(r"-?\d+(,-?\d+)*", text):
+                return
+        raise self.fail(path, problem)
+
 
 def _build(data: Any, where: _Where, base_dir: str | Path | None) -> Recipe:
     c = _Checker(where)
@@ -692,6 +747,7 @@ def _build(data: Any, where: _Where, base_dir: str | Path | None) -> Recipe:
     if not isinstance(ev, list):
         raise c.fail(("evaluate",), f"expected a list of labelled sets (paths or mappings), got {_show(ev)}")
     evaluate = [c.labelled(("evaluate", i), e) for i, e in enumerate(ev)]
+    probe = c.probe(("probe",), top.get("probe"))
 
     # the data each variant needs
     variant_path = ("method", "variant")
@@ -738,6 +794,7 @@ def _build(data: Any, where: _Where, base_dir: str | Path | None) -> Recipe:
         labels=labels,
         evaluate=evaluate,
         seed=seed,  # type: ignore[arg-type]
+        probe=probe,
         source=where.source,
         base_dir=str(base_dir) if base_dir is not None else None,
     )
@@ -880,12 +937,14 @@ def resolve_side(recipe: Recipe, spec: str) -> str:
 
 def check_files(recipe: Recipe) -> None:
     """Check that the files the recipe reads exist (training, dev, evaluation sets, label lists and
-    the files of parallel sides), before any model is loaded; a :class:`RecipeError` names the first
-    missing one with its key path and line."""
+    the files of parallel sides, in ``data.parallel`` and ``probe``), before any model is loaded; a
+    :class:`RecipeError` names the first missing one with its key path and line."""
 
     where = recipe._where or _Where(recipe.source or "<recipe>")
 
     def need(key: tuple, value: str, resolved: Path) -> None:
+        if not resolved.exists() and "#" in resolved.name:  # a parallel side's FILE#COLUMN
+            resolved = resolved.with_name(resolved.name.rpartition("#")[0])
         if not resolved.exists():
             raise where.error(
                 key,
@@ -901,17 +960,19 @@ def check_files(recipe: Recipe) -> None:
         for name in ("path", "labels_path"):
             if entry.get(name):
                 need((*key, name), entry[name], resolve_path(recipe, entry[name]))
-    if recipe.data.parallel is not None:
-        from scriptbridge.tasks.parallel import ParallelDataError, parse_view
+    from scriptbridge.tasks.parallel import ParallelDataError, parse_view
 
+    for key, corpus in ((("data", "parallel"), recipe.data.parallel), (("probe",), recipe.probe)):
+        if corpus is None:
+            continue
         for side in ("src", "tgt"):
-            spec = recipe.data.parallel.get(side)
+            spec = corpus.get(side)
             if not spec:
                 continue
             try:
                 view = parse_view(spec)
             except ParallelDataError as exc:
-                raise where.error(("data", "parallel", side), str(exc)) from None
+                raise where.error((*key, side), str(exc)) from None
             file = spec if view is None else view.of
             if file:
-                need(("data", "parallel", side), spec, resolve_path(recipe, file))
+                need((*key, side), spec, resolve_path(recipe, file))
