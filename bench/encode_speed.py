@@ -52,26 +52,11 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "tatoeba"
 PREFIX = "query: "
 PLAIN_BATCH = 32
+from scriptbridge.utils.runinfo import cpu_model, load_average  # noqa: E402
+
 TARGET_SPEEDUP = 2.0
 TARGET_FRACTION = 0.70
 ATOL = 1e-4
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def load_average() -> str:
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "n/a"
 
 
 def read_pair(data_dir: Path, pair: str) -> list[str]:

@@ -50,7 +50,6 @@ import argparse
 import copy
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -67,25 +66,10 @@ BATCH = 16
 MAX_LENGTH = 64
 LR, HEAD_LR, WEIGHT_DECAY, WARMUP, CLIP = 3e-5, 1e-3, 0.01, 0.1, 1.0
 ALPHA, BETAS = 0.5, (1.0, 1.0, 1.0)
+from scriptbridge.utils.runinfo import cpu_model, load_average  # noqa: E402
+
 TARGET_SPEEDUP = 5.0
 TARGET_RSS_GB = 2.5
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def load_average() -> str:
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "n/a"
 
 
 def rss_gb() -> float:

@@ -9,15 +9,9 @@ import numpy as np
 import pytest
 
 from scriptbridge.train.compare import paired_bootstrap, tukey_pvalues
+from test_train import EN
+from test_train import tsv_file as _tsv
 
-EN = [
-    ("the cat sat on the mat", "animal"),
-    ("a dog runs in the park", "animal"),
-    ("the cat and a dog", "animal"),
-    ("i like green tea", "drink"),
-    ("tea in the station", "drink"),
-    ("green tea in the park", "drink"),
-]
 PAIRS = [
     ("the cat sat on the mat", "बिल्ली चटाई पर बैठी"),
     ("i like green tea", "मुझे हरी चाय पसंद है"),
@@ -27,11 +21,6 @@ PAIRS = [
 HI = [("एक बिल्ली और एक कुत्ता", "animal"), ("मुझे चाय पसंद है", "drink"), ("कुत्ता पार्क में", "animal")]
 VARIANTS = ["en", "joint-ts"]
 SEEDS = [0, 1]
-
-
-def _tsv(path: Path, header: tuple[str, str], rows) -> str:
-    path.write_text("\t".join(header) + "\n" + "".join(f"{a}\t{b}\n" for a, b in rows), encoding="utf-8")
-    return str(path)
 
 
 def _recipe_data(folder: Path, model_dir: Path, *, probe: bool = True) -> dict:

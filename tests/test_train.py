@@ -25,7 +25,8 @@ PAIRS = [("the cat sat on the mat", "बिल्ली चटाई पर ब�
 HI = [("एक बिल्ली और एक कुत्ता", "animal"), ("मुझे चाय पसंद है", "drink")]
 
 
-def _tsv(path: Path, header: tuple[str, str], rows) -> str:
+def tsv_file(path: Path, header: tuple[str, str], rows) -> str:
+    """Write a two-column TSV with a header (shared with test_compare)."""
     path.write_text("\t".join(header) + "\n" + "".join(f"{a}\t{b}\n" for a, b in rows), encoding="utf-8")
     return str(path)
 
@@ -102,15 +103,15 @@ def _recipe(tmp_path: Path, model_dir: Path, **method):
         "seed": 0,
         "model": {"spec": str(model_dir), "max_length": 32},
         "data": {
-            "train": _tsv(tmp_path / "train.tsv", ("text", "label"), EN),
-            "dev": _tsv(tmp_path / "dev.tsv", ("text", "label"), EN[:4]),
-            "parallel": {"src": _tsv(tmp_path / "pairs.tsv", ("en", "hi"), PAIRS)},
+            "train": tsv_file(tmp_path / "train.tsv", ("text", "label"), EN),
+            "dev": tsv_file(tmp_path / "dev.tsv", ("text", "label"), EN[:4]),
+            "parallel": {"src": tsv_file(tmp_path / "pairs.tsv", ("en", "hi"), PAIRS)},
         },
         "views": {"target_lang": "hi", "translation": {"provider": "none"}},
         "method": {"variant": "joint-ts", "alpha": 0.5, "freeze_layers": 1, **method},
         "train": {"epochs": 2, "batch_size": 4, "lr": 1e-3, "patience": 5},
         "evaluate": [
-            {"path": _tsv(tmp_path / "hi.tsv", ("text", "label"), HI), "lang": "hi"},
+            {"path": tsv_file(tmp_path / "hi.tsv", ("text", "label"), HI), "lang": "hi"},
             {"path": str(tmp_path / "hi.tsv"), "lang": "hi", "view": "romanize:hi:uroman"},
         ],
     }
