@@ -13,9 +13,10 @@ head 1e-3, weight decay 0.01), linear warm-up over 10% of the steps, gradient cl
 ``"query: "`` prefix, mean pooling, max_length 64 (the quickstart recipe's settings).
 
 * ``scriptbridge``: exactly what ``scriptbridge.train.run.train`` builds -- ``LayerStack``,
-  ``freeze(k)``, ``FrozenBottom(cache=True)`` (the hidden states after layer ``k`` of every text of
-  every view, once), ``ClassificationHead``, the teacher's vectors of the English sources once via
-  ``Encoder.encode``, then ``batch_loss`` per step (only layers ``k+1..N`` run).
+  ``freeze(k)``, ``FrozenBottom(cache=True, encoder=...)`` (the hidden states after layer ``k`` of every text
+  of every view, once, through the encoder's oneDNN path), ``ClassificationHead``, the teacher's
+  vectors of the English sources once from those cached states (``Student.embed`` before any
+  update: only the top layers run), then ``batch_loss`` per step (only layers ``k+1..N`` run).
 * ``plain``: a fresh model from the same checkpoint; the teacher is ``copy.deepcopy(model).eval()``
   with ``requires_grad=False`` and runs a full forward on the batch's English every step; the
   student runs a full forward on each view every step, the embeddings and layers ``1..k`` frozen by
@@ -167,7 +168,14 @@ def run_scriptbridge(
     stack = LayerStack(encoder.model)
     frozen = stack.freeze(k)
     bottom = FrozenBottom(
-        stack, encoder.tokenizer, k=k, prefix=prefix, max_length=MAX_LENGTH, cache=True, device=device
+        stack,
+        encoder.tokenizer,
+        k=k,
+        prefix=prefix,
+        max_length=MAX_LENGTH,
+        cache=True,
+        device=device,
+        encoder=encoder,
     )
     torch.manual_seed(SEED)
     head = ClassificationHead(stack.model.config.hidden_size, n_labels).to(device)
@@ -177,10 +185,7 @@ def run_scriptbridge(
     views = {v: bottom.add(t) for v, t in texts.items()}
     t_bottom = time.perf_counter()
     data = TrainingData(views, torch.tensor(label_ids, device=device))
-    teacher_encoder = copy.copy(encoder)
-    data.teacher = torch.from_numpy(
-        teacher_encoder.encode(texts["en"], pooling=pooling, prefix=prefix, max_length=MAX_LENGTH)
-    ).to(device)
+    data.teacher = student.embed(views["en"])  # the starting student is the teacher
     t_teacher = time.perf_counter()
     task = ClassificationLoss(head)
     align = TeacherStudentLoss(BETAS)

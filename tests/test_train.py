@@ -188,3 +188,27 @@ def test_cli_train_quick(tmp_path: Path, tiny_encoder_dir: Path) -> None:
         app, ["train", "-r", str(path), "-o", str(tmp_path / "o2"), "--set", "method.alpha=high"]
     )
     assert r.exit_code == 2 and "method.alpha" in r.output
+
+
+def test_bottom_through_the_encoder_fast_path_matches(tiny_encoder) -> None:
+    """The cache computed by Encoder._run (oneDNN on CPU) equals the layer-by-layer computation."""
+    stack = LayerStack(tiny_encoder.model)
+    texts = [t for t, _ in EN]
+    cpu = torch.device("cpu")
+    plain = FrozenBottom(
+        stack, tiny_encoder.tokenizer, k=1, prefix="query: ", max_length=32, cache=True, device=cpu
+    )
+    fast = FrozenBottom(
+        stack,
+        tiny_encoder.tokenizer,
+        k=1,
+        prefix="query: ",
+        max_length=32,
+        cache=True,
+        device=cpu,
+        encoder=tiny_encoder,
+    )
+    rows_plain, rows_fast = plain.add(texts), fast.add(texts)
+    for a, b in zip(rows_plain, rows_fast, strict=True):
+        torch.testing.assert_close(plain.hidden[a], fast.hidden[b], atol=1e-5, rtol=0)
+        assert not fast.hidden[b].is_inference()

@@ -9,7 +9,6 @@ every evaluation set.  Writes ``OUTPUT/model/`` (safetensors), ``recipe.yaml`` (
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import shutil
@@ -181,6 +180,7 @@ def train(recipe: Any, output: str | Path, *, overwrite: bool = False, progress:
         max_length=recipe.model.max_length,
         cache=cfg.cache_frozen,
         device=device,
+        encoder=encoder,
     )
     torch.manual_seed(recipe.seed)
     head = ClassificationHead(stack.model.config.hidden_size, len(labels)).to(device)
@@ -191,19 +191,10 @@ def train(recipe: Any, output: str | Path, *, overwrite: bool = False, progress:
     data = TrainingData(views, torch.tensor([label_id[y] for y in train_set.labels], device=device))
     if method.variant == "joint-ts" and method.alpha > 0:
         # the teacher is the starting encoder: its vectors of the sources, once, before any update
-        teacher_encoder = copy.copy(encoder)
-        data.teacher = torch.from_numpy(
-            teacher_encoder.encode(
-                train_set.texts, pooling=pooling, prefix=prefix, max_length=recipe.model.max_length
-            )
-        ).to(device)
-        if pairs_text:
+        data.teacher = student.embed(views["en"])
+        if pair_rows:
             data.pairs = pair_rows
-            data.pair_teacher = torch.from_numpy(
-                teacher_encoder.encode(
-                    pairs_text["en"], pooling=pooling, prefix=prefix, max_length=recipe.model.max_length
-                )
-            ).to(device)
+            data.pair_teacher = student.embed(pair_rows["en"])
     _log(
         f"cached the frozen bottom ({method.freeze_layers} layers) of {len(bottom.ids)} texts in "
         f"{now() - t0:.1f} s ({bottom.nbytes() / 2**20:.0f} MiB)"

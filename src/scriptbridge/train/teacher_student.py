@@ -53,11 +53,15 @@ class FrozenBottom:
         max_length: int,
         cache: bool,
         device: torch.device,
+        encoder: Any = None,
     ) -> None:
         self.stack, self.tokenizer, self.k = stack, tokenizer, k
         self.prefix, self.max_length, self.device = prefix, max_length, device
         self.cache = cache and k >= 0
+        # the Encoder's CPU path (oneDNN, about 2x the model's forward) computes the cache when given
+        self.encoder = encoder
         self.index: dict[str, int] = {}
+        self.texts: list[str] = []
         self.ids: list[list[int]] = []
         self.hidden: list[torch.Tensor] = []
 
@@ -68,6 +72,7 @@ class FrozenBottom:
             enc = self.tokenizer([self.prefix + t for t in new], truncation=True, max_length=self.max_length)
             for text, ids in zip(new, enc["input_ids"], strict=True):
                 self.index[text] = len(self.ids)
+                self.texts.append(text)
                 self.ids.append(ids)
             if self.cache:
                 self._compute(range(len(self.ids) - len(new), len(self.ids)))
@@ -85,6 +90,9 @@ class FrozenBottom:
 
     @torch.no_grad()
     def _compute(self, rows: range) -> None:
+        if self.encoder is not None and self.device.type == "cpu":
+            self._compute_with_encoder(list(rows))
+            return
         order = sorted(rows, key=lambda r: -len(self.ids[r]))
         for start in range(0, len(order), 64):
             chunk = order[start : start + 64]
@@ -94,6 +102,26 @@ class FrozenBottom:
                 while len(self.hidden) <= r:
                     self.hidden.append(torch.empty(0))
                 self.hidden[r] = hidden[j, : len(self.ids[r])].clone()
+
+    def _compute_with_encoder(self, rows: list[int]) -> None:
+        """The same states through ``Encoder._run`` (which tokenizes identically: prefix, truncation)."""
+        while len(self.hidden) < len(self.ids):
+            self.hidden.append(torch.empty(0))
+        texts = [self.texts[r] for r in rows]
+        arrays: dict[int, np.ndarray] = {}
+        for local, states, mask in self.encoder._run(
+            texts, self.prefix, 64, self.max_length, False, {self.k}
+        ):
+            lengths = mask.sum(dim=1).tolist()
+            for j, i in enumerate(local):
+                r = rows[int(i)]
+                if lengths[j] != len(self.ids[r]):
+                    raise RuntimeError("internal: the encoder tokenized a cached text differently")
+                arrays[r] = states[self.k][j, : lengths[j]].float().numpy().copy()
+        # tensors only now: the generator runs under inference_mode, and inference tensors cannot
+        # take part in autograd later
+        for r, array in arrays.items():
+            self.hidden[r] = torch.from_numpy(array)
 
     def batch(self, rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         """``hidden(k)`` and the mask for these text ids (no gradient through the frozen part)."""
@@ -136,6 +164,20 @@ class Student:
         start = max(self.k, 0)
         top = self.stack.run(hidden, mask, start, self.stack.num_layers)
         return pool(top, mask, self.pooling)
+
+    @torch.no_grad()
+    def embed(self, rows: list[int], batch_size: int = 64) -> torch.Tensor:
+        """Pooled vectors of these text ids in eval mode (length-sorted batches, input order kept).
+
+        Called before the first update it gives the *teacher's* vectors: the teacher is the starting
+        student, and its bottom is the cached frozen bottom, so only the top layers run."""
+        self.train_mode(False)
+        order = sorted(range(len(rows)), key=lambda i: -len(self.bottom.ids[rows[i]]))
+        out = torch.empty((len(rows), self.stack.model.config.hidden_size), device=self.bottom.device)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            out[chunk] = self.vectors([rows[i] for i in chunk])
+        return out
 
     @torch.no_grad()
     def predict(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
