@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from scriptbridge.commands.common import cli_errors, err_console, fail
+from scriptbridge.commands.train import SetOpt
 
 
 def parse_seeds(text: str, first: int) -> list[int]:
@@ -51,13 +52,7 @@ def compare_cmd(
             "(one explicit seed: 5,).",
         ),
     ] = "3",
-    overrides: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set",
-            help="Override a recipe key for every run, e.g. --set train.epochs=2 (repeatable).",
-        ),
-    ] = None,
+    overrides: SetOpt = None,
     overwrite: Annotated[
         bool,
         typer.Option("--overwrite", help="Retrain every run of the grid instead of reusing finished ones."),

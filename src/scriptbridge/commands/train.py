@@ -9,6 +9,16 @@ import typer
 
 from scriptbridge.commands.common import cli_errors, err_console
 
+# shared with `compare`: recipe overrides
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="Override a recipe key (for every run), e.g. --set method.alpha=0.1 --set train.epochs=2 "
+        "(repeatable; see docs/recipes.md).",
+    ),
+]
+
 
 def train_cmd(
     recipe: Annotated[
@@ -20,13 +30,7 @@ def train_cmd(
         ),
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the model, metrics and report.")],
-    overrides: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set",
-            help="Override a recipe key, e.g. --set method.alpha=0.1 --set train.epochs=2 (repeatable).",
-        ),
-    ] = None,
+    overrides: SetOpt = None,
     overwrite: Annotated[
         bool,
         typer.Option("--overwrite", help="Replace a finished run (or another recipe's run) in --output."),
