@@ -110,6 +110,10 @@ def _recipe(tmp_path: Path, model_dir: Path, **method):
         "views": {"target_lang": "hi", "translation": {"provider": "none"}},
         "method": {"variant": "joint-ts", "alpha": 0.5, "freeze_layers": 1, **method},
         "train": {"epochs": 2, "batch_size": 4, "lr": 1e-3, "patience": 5},
+        "probe": {
+            "src": f"{tmp_path / 'pairs.tsv'}#en",
+            "tgt": f"romanize:hi:uroman@{tmp_path / 'pairs.tsv'}#hi",
+        },
         "evaluate": [
             {"path": tsv_file(tmp_path / "hi.tsv", ("text", "label"), HI), "lang": "hi"},
             {"path": str(tmp_path / "hi.tsv"), "lang": "hi", "view": "romanize:hi:uroman"},
@@ -133,6 +137,10 @@ def test_train_end_to_end(tmp_path: Path, tiny_encoder_dir: Path, variant: str) 
     assert len(metrics["history"]) == 2 and result.best_epoch in (1, 2)
     if variant == "joint-ts":
         assert {"L_ts", "L_tr", "L_tl"} <= set(metrics["history"][0])
+    # the held-out probe: once before training and after every epoch
+    assert set(metrics["probe_before"]) == {"top1_src2tgt", "top1_tgt2src", "csls_top1_src2tgt", "gap"}
+    assert all(0.0 <= h["probe"]["top1_src2tgt"] <= 1.0 for h in metrics["history"])
+    assert "held-out top-1" in (out / "report.md").read_text(encoding="utf-8")
     assert (out / "recipe.yaml").is_file() and (out / "report.md").is_file() and (out / "run.json").is_file()
     assert not (out / "checkpoints" / "last").exists()
     # the saved model is an ordinary checkpoint folder; the frozen bottom did not change

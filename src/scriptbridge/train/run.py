@@ -235,6 +235,23 @@ def train(recipe: Any, output: str | Path, *, overwrite: bool = False, progress:
         ckpt_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(ckpt_dir / "recipe.sha", recipe_fingerprint(recipe) + "\n")
 
+    # the held-out parallel set of the recipe's `probe` section, measured after every epoch (and once
+    # before training): does alignment improve while the task is learnt?
+    heldout = _heldout_probe(recipe, pooling, prefix)
+
+    def probe_now() -> dict[str, float]:
+        if heldout is None:
+            return {}
+        found = heldout(encoder)
+        return {
+            k.split("/", 1)[1]: v
+            for k, v in found.items()
+            if k.count("/") == 1 and k.split("/")[1] in PROBE_KEYS
+        }
+
+    if heldout is not None and not loop.get("probe_before"):
+        loop["probe_before"] = probe_now()
+
     def evaluate_dev() -> dict[str, Any]:
         if dev_set is None:
             return {}
@@ -290,6 +307,8 @@ def train(recipe: Any, output: str | Path, *, overwrite: bool = False, progress:
             entry = history_line(epoch + 1, {k: v / max(1, b + 1) for k, v in sums.items()}, now() - t_epoch)
             if dev:
                 entry["dev"] = {k: dev[k] for k in ("accuracy", "macro_f1", "weighted_f1")}
+            if heldout is not None:
+                entry["probe"] = probe_now()
             loop["history"].append(entry)
             score = dev.get(cfg.metric) if dev else -entry["loss"]
             if loop["best"] is None or score > loop["best"]:
@@ -341,6 +360,7 @@ def train(recipe: Any, output: str | Path, *, overwrite: bool = False, progress:
         "selection_metric": cfg.metric if dev_set is not None else "train loss",
         "sets": results,
         "history": loop["history"],
+        "probe_before": loop.get("probe_before"),
     }
     write_json(output / "predictions.json", predictions)
     write_json(output / "metrics.json", metrics)  # last: its presence marks a finished run
@@ -356,6 +376,28 @@ def train(recipe: Any, output: str | Path, *, overwrite: bool = False, progress:
     )
     shutil.rmtree(ckpt_dir / "last", ignore_errors=True)  # finished: the resume point is no longer needed
     return TrainResult(output, metrics, loop["best_epoch"], resumed)
+
+
+PROBE_KEYS = ("top1_src2tgt", "top1_tgt2src", "csls_top1_src2tgt", "gap")
+
+
+def _heldout_probe(recipe: Any, pooling: str, prefix: str) -> Any:
+    """A :class:`ParallelProbe` on the recipe's ``probe`` pairs, or None without a ``probe`` section."""
+    if not getattr(recipe, "probe", None):
+        return None
+    from scriptbridge.evaluate.probe import ParallelProbe
+    from scriptbridge.tasks.parallel import load_parallel
+
+    spec = recipe.probe
+    data = load_parallel(
+        _side(recipe, spec["src"]),
+        _side(recipe, spec["tgt"]) if spec.get("tgt") else None,
+        fmt=spec.get("format", "auto"),
+        columns=tuple(spec["columns"]) if spec.get("columns") else None,
+    ).sample(spec.get("sample"), recipe.seed)
+    return ParallelProbe(
+        data.src.texts, data.tgt.texts, layers="last", pooling=pooling, prefix=prefix, name="probe"
+    )
 
 
 def _save_best(folder: Path, model: torch.nn.Module, head: torch.nn.Module) -> None:
@@ -414,17 +456,25 @@ def render_report(recipe: Any, metrics: dict[str, Any]) -> str:
             f"| {name} | {m.get('view') or 'as written'} | {m['n']} | {100 * m['accuracy']:.1f} | "
             f"{100 * m['macro_f1']:.1f} | {100 * m['weighted_f1']:.1f} |"
         )
+    before = metrics.get("probe_before") or {}
+
+    def top1(probe: dict) -> str:
+        value = probe.get("top1_src2tgt")
+        return "-" if value is None else f"{100 * value:.1f}"
+
     lines += [
         "",
-        "| epoch | loss | " + " | ".join(k for k in ("task", "L_ts", "L_tr", "L_tl")) + " | dev macro-F1 |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| epoch | loss | task | L_ts | L_tr | L_tl | dev macro-F1 | held-out top-1 s→t |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    if before:
+        lines.append(f"| before | | | | | | | {top1(before)} |")
     for h in metrics["history"]:
-        cells = [f"{h.get(k, float('nan')):.4f}" if k in h else "-" for k in ("task", "L_ts", "L_tr", "L_tl")]
+        cells = [f"{h[k]:.4f}" if k in h else "-" for k in ("task", "L_ts", "L_tr", "L_tl")]
         dev = h.get("dev", {}).get("macro_f1")
         lines.append(
             f"| {h['epoch']} | {h['loss']:.4f} | "
             + " | ".join(cells)
-            + f" | {'-' if dev is None else f'{100 * dev:.1f}'} |"
+            + f" | {'-' if dev is None else f'{100 * dev:.1f}'} | {top1(h.get('probe', {}))} |"
         )
     return "\n".join(lines) + "\n"
