@@ -139,7 +139,7 @@ def train(recipe: Any, output: str | Path, *, overwrite: bool = False, progress:
         base_dir=Path(recipe.base_dir) if recipe.base_dir else None,
     )
     texts: dict[str, list[str]] = {"en": train_set.texts}
-    if translator is not None:
+    if translator is not None and method.variant != "en":  # `en` trains on the source alone
         _log(f"translating {len(train_set)} training sentences with {translator.name}")
         texts["tr"] = translator.translate(train_set.texts)
         texts["tl"] = romanize(texts["tr"], lang, scheme)
