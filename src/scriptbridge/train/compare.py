@@ -763,23 +763,16 @@ def render_html(result: Mapping[str, Any], figure_png: bytes | None = None) -> s
             "and the best variant's model (right): short grey lines and mixed colours mean translations "
             "land together.</figcaption></figure>"
         )
+    from scriptbridge.evaluate.report import html_page
+
     title = f"scriptbridge compare: {result['recipe']}"
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
-<title>{esc(title)}</title>
-<style>{_CSS}</style>
-</head>
-<body>
-<h1>{esc(result["recipe"])}: {esc(", ".join(result["variants"]))}</h1>
-<p class="summary">{esc(_headline(result))} Seeds: {esc(", ".join(map(str, result["seeds"])))}.</p>
-{"".join(parts)}
-</body>
-</html>
-"""
+    body = (
+        f"<h1>{esc(result['recipe'])}: {esc(', '.join(result['variants']))}</h1>\n"
+        f'<p class="summary">{esc(_headline(result))} Seeds: {esc(", ".join(map(str, result["seeds"])))}.</p>\n'
+        + "".join(parts)
+        + "\n"
+    )
+    return html_page(title, body, css=_CSS)
 
 
 def _clean(value: Any) -> Any:
