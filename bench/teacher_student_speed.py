@@ -1,7 +1,7 @@
 """Teacher-student training speed: scriptbridge's ``joint-ts`` against a straightforward loop, on the CPU.
 
     .venv/bin/python bench/teacher_student_speed.py [--steps N] [--k 10] [--repeats 2] [--threads N]
-        [--profile] [--json out.json]
+        [--padded] [--bf16] [--profile] [--json out.json]
 
 Data: the quickstart's 240 labelled English sentences (``demo/quickstart/train_en.tsv``) and their
 three views: ``en``, ``tr`` = word-by-word translation into Hindi with the MUSE dictionary
@@ -16,7 +16,15 @@ head 1e-3, weight decay 0.01), linear warm-up over 10% of the steps, gradient cl
   ``freeze(k)``, ``FrozenBottom(cache=True, encoder=...)`` (the hidden states after layer ``k`` of every text
   of every view, once, through the encoder's oneDNN path), ``ClassificationHead``, the teacher's
   vectors of the English sources once from those cached states (``Student.embed`` before any
-  update: only the top layers run), then ``batch_loss`` per step (only layers ``k+1..N`` run).
+  update: only the top layers run), then ``batch_loss`` per step (only layers ``k+1..N`` run, on
+  packed tokens of all three views at once, with oneDNN products: ``train/packed.py``), fused
+  AdamW.  In float32 (``train.precision: fp32``).
+* ``--padded``: the same, but the top layers run through their own forward on padded batches, one
+  view at a time (what scriptbridge did before ``train/packed.py``): splits the gain into caching
+  and packing + oneDNN.
+* ``--bf16``: the same as ``scriptbridge`` with ``train.precision: bf16`` (what ``auto`` picks on a
+  CPU with AVX-512 BF16): the frozen bottom, the teacher's vectors and the top layers in bfloat16
+  autocast; the dropout-free check then also reports how far its losses are from float32.
 * ``plain``: a fresh model from the same checkpoint; the teacher is ``copy.deepcopy(model).eval()``
   with ``requires_grad=False`` and runs a full forward on the batch's English every step; the
   student runs a full forward on each view every step, the embeddings and layers ``1..k`` frozen by
@@ -32,7 +40,8 @@ interleaved, the order alternating, and the table shows medians.
 Agreement: a separate subprocess (``--only check``) runs both paths for ``--check-steps`` steps with
 every dropout set to 0 and asserts the per-step losses agree to ``--rtol`` (relative).  With dropout
 on, both paths draw the same dropout masks in the same order (same seed, same shapes: a batch is
-padded to its longest text either way), so the timed runs' losses are compared too (reported).
+padded to its longest text either way) only on the padded path; the packed top draws them in
+other shapes, so with dropout on the timed runs' losses differ by dropout noise (reported only).
 
 ``--threads N`` sets torch's thread count in every run (default: torch's own, the core count).  On a
 machine shared with other busy processes, 2 threads on 2 cores make every small op wait for a
@@ -146,6 +155,8 @@ def run_scriptbridge(
     *,
     dropout: bool = True,
     profile: bool = False,
+    packed: bool = True,
+    bf16: bool = False,
 ) -> dict[str, Any]:
     """What ``train()`` builds for joint-ts with translations, then ``len(plan)`` steps."""
     import torch
@@ -153,6 +164,7 @@ def run_scriptbridge(
     from scriptbridge.objectives import ClassificationLoss, TeacherStudentLoss
     from scriptbridge.objectives.classification import ClassificationHead
     from scriptbridge.train.layers import LayerStack
+    from scriptbridge.train.run import _fused_adamw
     from scriptbridge.train.teacher_student import (
         FrozenBottom,
         Student,
@@ -176,12 +188,15 @@ def run_scriptbridge(
         cache=True,
         device=device,
         encoder=encoder,
+        bf16=bf16,
     )
     torch.manual_seed(SEED)
     head = ClassificationHead(stack.model.config.hidden_size, n_labels).to(device)
     if not dropout:
         no_dropout(stack.model, head)
-    student = Student(stack, bottom, head, pooling, k, frozen)
+    student = Student(stack, bottom, head, pooling, k, frozen, packed=packed, bf16=bf16)
+    if packed and student.top is None:
+        raise SystemExit("error: the packed top was refused for the embedded encoder")
     views = {v: bottom.add(t) for v, t in texts.items()}
     t_bottom = time.perf_counter()
     data = TrainingData(views, torch.tensor(label_ids, device=device))
@@ -193,6 +208,7 @@ def run_scriptbridge(
     optimizer = torch.optim.AdamW(
         [{"params": trainable, "lr": LR}, {"params": list(head.parameters()), "lr": HEAD_LR}],
         weight_decay=WEIGHT_DECAY,
+        fused=_fused_adamw(trainable + list(head.parameters())),  # as train() does
     )
     items = step_items("joint-ts", data)
     scheduler = linear_warmup(optimizer, int(WARMUP * len(plan)), len(plan))
@@ -200,8 +216,8 @@ def run_scriptbridge(
     losses: list[float] = []
     prof = {"vectors": 0.0, "loss": 0.0, "backward": 0.0, "clip+opt": 0.0, "batch()": 0.0}
     t_steps = time.perf_counter()
-    if profile:  # time FrozenBottom.batch inside the step, by wrapping it
-        inner = bottom.batch
+    if profile:  # time FrozenBottom.batch / .packed inside the step, by wrapping it
+        inner = bottom.packed if packed else bottom.batch
 
         def timed_batch(rows: list[int]) -> Any:
             s = time.perf_counter()
@@ -209,7 +225,10 @@ def run_scriptbridge(
             prof["batch()"] += time.perf_counter() - s
             return out
 
-        bottom.batch = timed_batch  # type: ignore[method-assign]
+        if packed:
+            bottom.packed = timed_batch  # type: ignore[method-assign]
+        else:
+            bottom.batch = timed_batch  # type: ignore[method-assign]
         inner_vectors = student.vectors
 
         def timed_vectors(rows: list[int]) -> Any:
@@ -346,7 +365,9 @@ def run_plain(
 # ---------------------------------------------------------------------------- one subprocess
 
 
-def child(only: str, steps: int, k: int, check_steps: int, profile: bool, threads: int) -> dict[str, Any]:
+def child(
+    only: str, steps: int, k: int, check_steps: int, profile: bool, threads: int, bf16: bool = False
+) -> dict[str, Any]:
     import torch
 
     if threads:
@@ -371,14 +392,32 @@ def child(only: str, steps: int, k: int, check_steps: int, profile: bool, thread
     if only == "check":
         plan = schedule(len(label_ids), check_steps)
         pristine = copy.deepcopy(encoder.model)
+        pristine2 = copy.deepcopy(encoder.model)
         sb = run_scriptbridge(encoder, texts, label_ids, len(labels), plan, k, dropout=False)
         plain = run_plain(
             pristine, encoder.tokenizer, texts, label_ids, len(labels), plan, k, prefix, dropout=False
         )
         out.update(sb_losses=sb["losses"], plain_losses=plain["losses"])
-    elif only == "sb":
+        if bf16:
+            encoder.model = pristine2
+            encoder.__dict__.pop("_fast", None)
+            half = run_scriptbridge(encoder, texts, label_ids, len(labels), plan, k, dropout=False, bf16=True)
+            out.update(bf16_losses=half["losses"])
+    elif only in ("sb", "sbpad", "sbbf16"):
         plan = schedule(len(label_ids), steps)
-        out.update(run_scriptbridge(encoder, texts, label_ids, len(labels), plan, k, profile=profile))
+        out.update(
+            run_scriptbridge(
+                encoder,
+                texts,
+                label_ids,
+                len(labels),
+                plan,
+                k,
+                profile=profile,
+                packed=only != "sbpad",
+                bf16=only == "sbbf16",
+            )
+        )
     elif only == "plain":
         plan = schedule(len(label_ids), steps)
         out.update(
@@ -408,6 +447,8 @@ def spawn(only: str, args: argparse.Namespace) -> dict[str, Any]:
     ]
     if args.profile:
         cmd.append("--profile")
+    if args.bf16:
+        cmd.append("--bf16")
     res = subprocess.run(cmd, capture_output=True, text=True, check=False)
     lines = [x for x in res.stdout.splitlines() if x.startswith("RESULT ")]
     if res.returncode != 0 or not lines:
@@ -429,13 +470,25 @@ def main() -> int:
     ap.add_argument("--rtol", type=float, default=1e-4, help="relative tolerance of the agreement check")
     ap.add_argument("--profile", action="store_true", help="break scriptbridge's step time down")
     ap.add_argument("--threads", type=int, default=0, help="torch threads in each run (0 = torch's default)")
+    ap.add_argument(
+        "--padded",
+        action="store_true",
+        help="also time scriptbridge with the padded top (the layers' own forward), to split the gain",
+    )
+    ap.add_argument(
+        "--bf16",
+        action="store_true",
+        help="also time scriptbridge with train.precision: bf16 (and report how far its losses move)",
+    )
     ap.add_argument("--json", type=Path, help="write all measurements here")
     ap.add_argument("--only", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.only:
         print(
             "RESULT "
-            + json.dumps(child(args.only, args.steps, args.k, args.check_steps, args.profile, args.threads))
+            + json.dumps(
+                child(args.only, args.steps, args.k, args.check_steps, args.profile, args.threads, args.bf16)
+            )
         )
         return 0
 
@@ -452,11 +505,17 @@ def main() -> int:
     )
     for i, (a, b) in enumerate(zip(check["sb_losses"], check["plain_losses"], strict=True)):
         print(f"  step {i + 1}: scriptbridge {a:.6f}  plain {b:.6f}")
+    if args.bf16:
+        print(
+            "bf16 (dropout 0): max relative loss difference to float32 "
+            f"{rel_diff(check['bf16_losses'], check['plain_losses']):.2e} (rounding, not a bug: reported only)"
+        )
     print(f"translation view: {check['translator']}; torch threads: {check['threads']}")
 
-    runs: dict[str, list[dict[str, Any]]] = {"sb": [], "plain": []}
+    paths = ("sb", "plain") + (("sbpad",) if args.padded else ()) + (("sbbf16",) if args.bf16 else ())
+    runs: dict[str, list[dict[str, Any]]] = {p: [] for p in paths}
     for r in range(args.repeats):
-        for only in ("sb", "plain") if r % 2 == 0 else ("plain", "sb"):
+        for only in paths if r % 2 == 0 else paths[::-1]:
             res = spawn(only, args)
             runs[only].append(res)
             print(
@@ -475,19 +534,27 @@ def main() -> int:
     sb_steps, pl_steps = med("sb", "steps_s"), med("plain", "steps_s")
     speedup = pl_total / sb_total
     step_speedup = pl_steps / sb_steps
-    sb_rss, pl_rss = max(r["peak_rss_gb"] for r in runs["sb"]), max(r["peak_rss_gb"] for r in runs["plain"])
+    rss = {p: max(r["peak_rss_gb"] for r in runs[p]) for p in paths}
+    sb_rss, pl_rss = rss["sb"], rss["plain"]
     dropout_diff = max(rel_diff(a["losses"], b["losses"]) for a in runs["sb"] for b in runs["plain"])
 
     print()
     print("| path | one-off s | steps s | total s | samples/s | per-step ms | speed-up | peak RSS GB |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for name, path in (("plain loop", "plain"), (f"scriptbridge joint-ts, k={args.k}", "sb")):
+    names = {
+        "plain": "plain loop",
+        "sbpad": f"scriptbridge, padded top (layers' own forward), k={args.k}",
+        "sb": f"scriptbridge joint-ts (packed top, oneDNN), k={args.k}",
+        "sbbf16": f"scriptbridge joint-ts, `train.precision: bf16`, k={args.k}",
+    }
+    for path in ("plain", "sbpad", "sb", "sbbf16"):
+        if path not in runs:
+            continue
         total, st = med(path, "total_s"), med(path, "steps_s")
         sp = pl_total / total
-        rss = sb_rss if path == "sb" else pl_rss
         print(
-            f"| {name} | {med(path, 'setup_s'):.2f} | {st:.2f} | {total:.2f} | {samples / total:.1f} | "
-            f"{1000 * st / steps:.0f} | {sp:.2f}x (steps only {pl_steps / st:.2f}x) | {rss:.2f} |"
+            f"| {names[path]} | {med(path, 'setup_s'):.2f} | {st:.2f} | {total:.2f} | {samples / total:.1f} | "
+            f"{1000 * st / steps:.0f} | {sp:.2f}x (steps only {pl_steps / st:.2f}x) | {rss[path]:.2f} |"
         )
     sb0 = runs["sb"][0]
     print()
@@ -505,7 +572,11 @@ def main() -> int:
             + ", ".join(f"{key} {1000 * v / steps:.1f} ms" for key, v in prof.items())
             + " per step"
         )
-    print(f"losses with dropout on (timed runs): max relative difference {dropout_diff:.2e}")
+    print(
+        f"losses with dropout on (timed runs): max relative difference {dropout_diff:.2e} (the packed "
+        "top draws its dropout masks in other shapes, so these differ by dropout noise; the dropout-free "
+        "check above is the agreement test)"
+    )
     ok_speed = speedup >= TARGET_SPEEDUP
     ok_rss = sb_rss <= TARGET_RSS_GB
     print(
@@ -513,6 +584,12 @@ def main() -> int:
         f"(steps only {step_speedup:.2f}x); peak RSS {sb_rss:.2f} GB <= {TARGET_RSS_GB:g} GB: "
         f"{'PASS' if ok_rss else 'MISS'}; losses agree: {'PASS' if agree else 'FAIL'}"
     )
+    if "sbbf16" in runs:
+        bf_total = med("sbbf16", "total_s")
+        print(
+            f"with train.precision: bf16: speed-up {pl_total / bf_total:.2f}x "
+            f"(steps only {pl_steps / med('sbbf16', 'steps_s'):.2f}x), peak RSS {rss['sbbf16']:.2f} GB"
+        )
     print(f"load average before: {load_before}; after: {load_after}")
     if args.json:
         args.json.write_text(

@@ -44,8 +44,19 @@ def test_layer_stack_halves_equal_the_full_forward(tiny_encoder) -> None:
         stack.run(full, tok["attention_mask"], 2, 1)
 
 
-def test_cached_bottom_equals_running_it(tiny_encoder) -> None:
-    stack = LayerStack(tiny_encoder.model)
+def _frozen_copy(tiny_encoder_dir, k: int = 1):
+    """A fresh tiny encoder with its embeddings and bottom ``k`` layers frozen (the shared fixture
+    must stay trainable for other tests)."""
+    from scriptbridge.models import load_encoder
+
+    encoder = load_encoder(str(tiny_encoder_dir), device="cpu")
+    stack = LayerStack(encoder.model)
+    stack.freeze(k)
+    return encoder, stack
+
+
+def test_cached_bottom_equals_running_it(tiny_encoder_dir) -> None:
+    tiny_encoder, stack = _frozen_copy(tiny_encoder_dir)
     texts = [t for t, _ in EN]
     vecs = []
     for cache in (True, False):
@@ -198,9 +209,9 @@ def test_cli_train_quick(tmp_path: Path, tiny_encoder_dir: Path) -> None:
     assert r.exit_code == 2 and "method.alpha" in r.output
 
 
-def test_bottom_through_the_encoder_fast_path_matches(tiny_encoder) -> None:
+def test_bottom_through_the_encoder_fast_path_matches(tiny_encoder_dir) -> None:
     """The cache computed by Encoder._run (oneDNN on CPU) equals the layer-by-layer computation."""
-    stack = LayerStack(tiny_encoder.model)
+    tiny_encoder, stack = _frozen_copy(tiny_encoder_dir)
     texts = [t for t, _ in EN]
     cpu = torch.device("cpu")
     plain = FrozenBottom(
@@ -220,3 +231,61 @@ def test_bottom_through_the_encoder_fast_path_matches(tiny_encoder) -> None:
     for a, b in zip(rows_plain, rows_fast, strict=True):
         torch.testing.assert_close(plain.hidden[a], fast.hidden[b], atol=1e-5, rtol=0)
         assert not fast.hidden[b].is_inference()
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_train_precision_is_applied_and_recorded(tmp_path: Path, tiny_encoder_dir: Path, precision) -> None:
+    import dataclasses
+
+    from scriptbridge.train.run import train
+
+    recipe = _recipe(tmp_path, tiny_encoder_dir, variant="joint-ts")
+    recipe.train = dataclasses.replace(recipe.train, precision=precision, epochs=1)
+    train(recipe, tmp_path / "out", progress=False)
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text(encoding="utf-8"))
+    run = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
+    assert metrics["precision"] == run["precision"] == precision
+    assert all(0.0 <= m["macro_f1"] <= 1.0 for m in metrics["sets"].values())
+
+
+def test_precision_auto_and_recipe_check(tmp_path: Path, tiny_encoder_dir: Path) -> None:
+    from scriptbridge.train.recipe import RecipeError, load_recipe
+    from scriptbridge.train.run import native_bf16, resolve_precision
+
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu) == ("bf16" if native_bf16(cpu) else "fp32")
+    assert resolve_precision("fp32", cpu) == "fp32" and resolve_precision("bf16", cpu) == "bf16"
+    recipe = _recipe(tmp_path, tiny_encoder_dir)
+    assert recipe.train.precision == "auto"
+    with pytest.raises(RecipeError, match="train.precision"):
+        load_recipe("quickstart", ["train.precision=fp16"])
+
+
+def test_bf16_student_vectors_are_close_to_fp32(tiny_encoder_dir: Path) -> None:
+    from scriptbridge.models import load_encoder
+    from scriptbridge.objectives.classification import ClassificationHead
+    from scriptbridge.train.teacher_student import FrozenBottom, Student
+
+    vectors = {}
+    for bf16 in (False, True):
+        encoder = load_encoder(str(tiny_encoder_dir), device="cpu")
+        stack = LayerStack(encoder.model)
+        frozen = stack.freeze(1)
+        bottom = FrozenBottom(
+            stack,
+            encoder.tokenizer,
+            k=1,
+            prefix="",
+            max_length=32,
+            cache=True,
+            device=torch.device("cpu"),
+            encoder=encoder,
+            bf16=bf16,
+        )
+        student = Student(
+            stack, bottom, ClassificationHead(stack.model.config.hidden_size, 2), "mean", 1, frozen, bf16=bf16
+        )
+        vectors[bf16] = student.embed(bottom.add([t for t, _ in EN]))
+        assert vectors[bf16].dtype == torch.float32
+    cos = torch.nn.functional.cosine_similarity(vectors[False], vectors[True])
+    assert float(cos.min()) > 0.99 and not torch.equal(vectors[False], vectors[True])

@@ -69,6 +69,7 @@ LABELLED_KEYS = ("path", "text", "label", "labels_path", "format", "lang", "view
 # keys of data.parallel (sides as in scriptbridge.tasks.parallel.load_parallel)
 PARALLEL_KEYS = ("src", "tgt", "format", "columns", "limit")
 # keys of the top-level probe section: a held-out parallel set (sides as in load_parallel) and what to probe
+PRECISIONS = ("auto", "fp32", "bf16")
 PROBE_KEYS = ("src", "tgt", "format", "columns", "layers", "sample")
 
 PKG_PREFIX = "pkg://"
@@ -150,6 +151,7 @@ class TrainConfig:
     grad_clip: float = 1.0  # 0 = no clipping
     device: str | None = None  # None = cuda when available, else cpu
     cache_frozen: bool = True
+    precision: str = "auto"  # auto | fp32 | bf16 (autocast: bfloat16 products, float32 weights)
 
 
 @dataclass(kw_only=True)
@@ -725,6 +727,7 @@ def _build(data: Any, where: _Where, base_dir: str | Path | None) -> Recipe:
         grad_clip=c.number(("train", "grad_clip"), tr.get("grad_clip", 1.0), minimum=0),
         device=c.string(("train", "device"), tr.get("device"), optional=True),
         cache_frozen=c.boolean(("train", "cache_frozen"), tr.get("cache_frozen", True)),
+        precision=c.choice(("train", "precision"), tr.get("precision", "auto"), PRECISIONS),
     )
 
     labels = top.get("labels")

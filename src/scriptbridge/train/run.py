@@ -172,6 +172,13 @@ def train(recipe: Any, output: str | Path, *, overwrite: bool = False, progress:
             f"method.freeze_layers={method.freeze_layers} but the model has {stack.num_layers} layers"
         )
     frozen = stack.freeze(method.freeze_layers, embeddings=method.freeze_embeddings)
+    precision = resolve_precision(cfg.precision, device)
+    _log(f"precision: {precision}" + (" (auto)" if cfg.precision == "auto" else ""))
+    if precision == "bf16" and not native_bf16(device):
+        _log(
+            f"warning: train.precision is bf16 but {device} has no native bfloat16 products "
+            "(CPU: AVX-512 BF16 or AMX): training will be slower than fp32, not faster"
+        )
     bottom = FrozenBottom(
         stack,
         encoder.tokenizer,
@@ -181,10 +188,11 @@ def train(recipe: Any, output: str | Path, *, overwrite: bool = False, progress:
         cache=cfg.cache_frozen,
         device=device,
         encoder=encoder,
+        bf16=precision == "bf16",
     )
     torch.manual_seed(recipe.seed)
     head = ClassificationHead(stack.model.config.hidden_size, len(labels)).to(device)
-    student = Student(stack, bottom, head, pooling, method.freeze_layers, frozen)
+    student = Student(stack, bottom, head, pooling, method.freeze_layers, frozen, bf16=precision == "bf16")
     t0 = now()
     views = {v: bottom.add(t) for v, t in texts.items()}
     pair_rows = {v: bottom.add(t) for v, t in pairs_text.items()} if pairs_text else None
@@ -208,6 +216,7 @@ def train(recipe: Any, output: str | Path, *, overwrite: bool = False, progress:
     optimizer = torch.optim.AdamW(
         [{"params": trainable, "lr": cfg.lr}, {"params": list(head.parameters()), "lr": cfg.head_lr}],
         weight_decay=cfg.weight_decay,
+        fused=_fused_adamw(trainable + list(head.parameters())),
     )
     items = step_items(method.variant, data)
     steps_per_epoch = max(1, -(-len(items) // cfg.batch_size))
@@ -357,6 +366,7 @@ def train(recipe: Any, output: str | Path, *, overwrite: bool = False, progress:
         "variant": method.variant,
         "labels": labels,
         "best_epoch": loop["best_epoch"],
+        "precision": precision,
         "selection_metric": cfg.metric if dev_set is not None else "train loss",
         "sets": results,
         "history": loop["history"],
@@ -372,6 +382,7 @@ def train(recipe: Any, output: str | Path, *, overwrite: bool = False, progress:
             seconds=round(now() - started, 1),
             resumed=resumed,
             frozen_cache_mib=round(bottom.nbytes() / 2**20, 1),
+            precision=precision,
         ),
     )
     shutil.rmtree(ckpt_dir / "last", ignore_errors=True)  # finished: the resume point is no longer needed
@@ -478,3 +489,31 @@ def render_report(recipe: Any, metrics: dict[str, Any]) -> str:
             + f" | {'-' if dev is None else f'{100 * dev:.1f}'} | {top1(h.get('probe', {}))} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Does ``device`` compute bfloat16 products natively (CPU: oneDNN's own check for AVX-512 BF16
+    or AMX; CUDA: compute capability 8.0 or newer)?"""
+    try:
+        if device.type == "cuda":
+            return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+        if device.type == "cpu":
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError, TypeError):
+        return False
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``train.precision`` as run: ``auto`` is ``bf16`` where the device has native bfloat16
+    products (where it makes training faster), else ``fp32``."""
+    if precision == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    return precision
+
+
+def _fused_adamw(params: list[torch.Tensor]) -> bool | None:
+    """AdamW's fused kernel (one pass over all tensors: 3-4x faster steps on the CPU than the
+    per-tensor loop) where PyTorch has it for these parameters; None lets PyTorch choose."""
+    kinds = {(p.device.type, p.dtype) for p in params}
+    return True if len(kinds) == 1 and kinds <= {("cpu", torch.float32), ("cuda", torch.float32)} else None

@@ -29,6 +29,7 @@ import torch
 from scriptbridge.objectives.classification import ClassificationHead, ClassificationLoss
 from scriptbridge.objectives.teacher_student import TeacherStudentLoss
 from scriptbridge.train.layers import LayerStack, pool
+from scriptbridge.train.packed import PackedTop, packed_pool
 
 VIEW_NAMES = ("en", "tr", "tl")
 
@@ -36,11 +37,19 @@ VIEW_NAMES = ("en", "tr", "tl")
 # ---------------------------------------------------------------------------- frozen bottom
 
 
+def autocast(device: torch.device, bf16: bool) -> Any:
+    """bfloat16 autocast on ``device`` when ``bf16`` (``train.precision: bf16``), else a no-op."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
+
+
 class FrozenBottom:
     """Hidden states after the frozen layer ``k`` for each distinct text, computed once.
 
-    ``batch(ids)`` returns padded ``(hidden, mask)`` for the given text ids.  With nothing frozen
-    (``k = -1``) or caching off, the token ids are kept and the bottom runs every step instead.
+    ``batch(ids)`` returns padded ``(hidden, mask)`` for the given text ids, ``packed(ids)`` the same
+    states packed (``[tokens, hidden]`` and the lengths).  With nothing frozen (``k = -1``), with
+    trainable embeddings (``freeze_embeddings: false``: the bottom's output then changes every step)
+    or with caching off, the token ids are kept and the bottom runs every step instead -- with
+    autograd when the embeddings are trainable, so they do learn.
     """
 
     def __init__(
@@ -54,10 +63,15 @@ class FrozenBottom:
         cache: bool,
         device: torch.device,
         encoder: Any = None,
+        bf16: bool = False,
     ) -> None:
         self.stack, self.tokenizer, self.k = stack, tokenizer, k
+        self.bf16 = bf16
         self.prefix, self.max_length, self.device = prefix, max_length, device
-        self.cache = cache and k >= 0
+        # trainable embeddings (nothing frozen, or freeze_embeddings: false) change the bottom's
+        # output every step: nothing to cache, and the bottom must run with autograd
+        self.grad = any(p.requires_grad for p in stack.embeddings.parameters())
+        self.cache = cache and k >= 0 and not self.grad
         # the Encoder's CPU path (oneDNN, about 2x the model's forward) computes the cache when given
         self.encoder = encoder
         self.index: dict[str, int] = {}
@@ -90,14 +104,15 @@ class FrozenBottom:
 
     @torch.no_grad()
     def _compute(self, rows: range) -> None:
-        if self.encoder is not None and self.device.type == "cpu":
+        if self.encoder is not None and self.device.type == "cpu" and not self.bf16:
             self._compute_with_encoder(list(rows))
             return
         order = sorted(rows, key=lambda r: -len(self.ids[r]))
         for start in range(0, len(order), 64):
             chunk = order[start : start + 64]
             ids, mask = self._pad(chunk)
-            hidden = self.stack.bottom(ids, mask, self.k)
+            with autocast(self.device, self.bf16):
+                hidden = self.stack.bottom(ids, mask, self.k).float()
             for j, r in enumerate(chunk):
                 while len(self.hidden) <= r:
                     self.hidden.append(torch.empty(0))
@@ -127,13 +142,25 @@ class FrozenBottom:
         """``hidden(k)`` and the mask for these text ids (no gradient through the frozen part)."""
         ids, mask = self._pad(rows)
         if not self.cache:
-            with torch.no_grad():
+            with (
+                torch.set_grad_enabled(self.grad and torch.is_grad_enabled()),
+                autocast(self.device, self.bf16),
+            ):
                 return self.stack.bottom(ids, mask, max(self.k, 0)), mask
         width = ids.shape[1]
         hidden = torch.zeros((len(rows), width, self.hidden[rows[0]].shape[-1]), device=self.device)
         for j, r in enumerate(rows):
             hidden[j, : self.hidden[r].shape[0]] = self.hidden[r]
         return hidden, mask
+
+    def packed(self, rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``hidden(k)`` of these text ids packed: ``[tokens, hidden]`` (the texts one after the
+        other, no padding) and the token count of each."""
+        lengths = torch.tensor([len(self.ids[r]) for r in rows], device=self.device)
+        if self.cache:
+            return torch.cat([self.hidden[r] for r in rows]).to(self.device), lengths
+        hidden, mask = self.batch(rows)
+        return hidden[mask.bool()], lengths
 
     def nbytes(self) -> int:
         return sum(h.numel() * h.element_size() for h in self.hidden)
@@ -152,6 +179,16 @@ class Student:
     pooling: str
     k: int
     frozen: list[torch.nn.Module] = field(default_factory=list)
+    #: bfloat16 products (autocast) in the trainable layers (``train.precision: bf16``)
+    bf16: bool = False
+    #: run the trainable layers on packed tokens (:class:`~scriptbridge.train.packed.PackedTop`)
+    #: where the model allows; False keeps the layers' own forward on padded batches
+    packed: bool = True
+    top: PackedTop | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.packed:
+            self.top = PackedTop.build(self.stack, max(self.k, 0))
 
     def train_mode(self, on: bool) -> None:
         self.stack.model.train(on)
@@ -160,10 +197,23 @@ class Student:
             module.eval()
 
     def vectors(self, rows: list[int]) -> torch.Tensor:
-        hidden, mask = self.bottom.batch(rows)
-        start = max(self.k, 0)
-        top = self.stack.run(hidden, mask, start, self.stack.num_layers)
-        return pool(top, mask, self.pooling)
+        """Pooled student vectors of these text ids (with autograd unless under no_grad), float32."""
+        with autocast(self.bottom.device, self.bf16):
+            if self.top is not None:
+                x, lengths = self.bottom.packed(rows)
+                return packed_pool(self.top.forward(x, lengths), lengths, self.pooling).float()
+            hidden, mask = self.bottom.batch(rows)
+            start = max(self.k, 0)
+            top = self.stack.run(hidden, mask, start, self.stack.num_layers)
+            return pool(top, mask, self.pooling).float()
+
+    def vectors_of(self, groups: list[list[int]]) -> list[torch.Tensor]:
+        """:meth:`vectors` of several lists of text ids (the views of a batch): on packed tokens in
+        one forward pass, which costs no padding and makes the products bigger."""
+        if self.top is None:
+            return [self.vectors(rows) for rows in groups]
+        flat = self.vectors([r for rows in groups for r in rows])
+        return list(torch.split(flat, [len(rows) for rows in groups]))
 
     @torch.no_grad()
     def embed(self, rows: list[int], batch_size: int = 64) -> torch.Tensor:
@@ -236,18 +286,22 @@ def batch_loss(
         loss = task(student.vectors(rows), labels)
         parts["task"] = float(loss.detach())
         return loss, parts
-    vectors = {
-        v: student.vectors([data.views[v][i] for i in examples]) for v in VIEW_NAMES if v in data.views
-    }
+    names = [v for v in VIEW_NAMES if v in data.views]
+    groups = [[data.views[v][i] for i in examples] for v in names]
+    on_pairs = align is not None and alpha > 0 and (data.teacher is None or len(names) < 3)
+    if on_pairs:  # alignment on the parallel corpus: its views run in the same forward pass
+        assert data.pairs is not None and data.pair_teacher is not None and pair_rows is not None
+        groups += [[data.pairs[v][j] for j in pair_rows] for v in VIEW_NAMES]
+    found = student.vectors_of(groups)
+    vectors = dict(zip(names, found, strict=False))
     loss: torch.Tensor = sum(task(vec, labels) for vec in vectors.values())  # type: ignore[assignment]
     parts["task"] = float(loss.detach())
     if align is not None and alpha > 0:
-        if data.teacher is not None and len(vectors) == 3:
-            terms = align.terms(data.teacher[examples], vectors)
-        else:  # alignment on the parallel corpus
-            assert data.pairs is not None and data.pair_teacher is not None and pair_rows is not None
-            pv = {v: student.vectors([data.pairs[v][j] for j in pair_rows]) for v in VIEW_NAMES}
-            terms = align.terms(data.pair_teacher[pair_rows], pv)
+        if on_pairs:
+            pv = dict(zip(VIEW_NAMES, found[len(names) :], strict=True))
+            terms = align.terms(data.pair_teacher[pair_rows], pv)  # type: ignore[index]
+        else:
+            terms = align.terms(data.teacher[examples], vectors)  # type: ignore[index]
         unsup = sum(align.betas[v] * t for v, t in terms.items())
         parts.update({f"L_{'ts' if v == 'en' else v}": float(t.detach()) for v, t in terms.items()})
         loss = loss + alpha * unsup
