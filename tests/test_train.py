@@ -289,3 +289,36 @@ def test_bf16_student_vectors_are_close_to_fp32(tiny_encoder_dir: Path) -> None:
         assert vectors[bf16].dtype == torch.float32
     cos = torch.nn.functional.cosine_similarity(vectors[False], vectors[True])
     assert float(cos.min()) > 0.99 and not torch.equal(vectors[False], vectors[True])
+
+
+PAIRS_AR = [("the cat sat on the mat", "جلست القطة على الحصيرة"), ("i like green tea", "أحب الشاي الأخضر")]
+
+
+def test_several_parallel_corpora_each_romanized_in_its_language(
+    tmp_path: Path, tiny_encoder_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    import dataclasses
+
+    from scriptbridge.train.recipe import RecipeError, recipe_from_dict
+    from scriptbridge.train.run import train
+
+    recipe = _recipe(tmp_path, tiny_encoder_dir, variant="joint-ts")
+    ar = tsv_file(tmp_path / "pairs_ar.tsv", ("en", "ar"), PAIRS_AR)
+    recipe.data.parallel = [recipe.data.parallel, {"src": ar, "lang": "ar", "scheme": "uroman"}]
+    recipe.train = dataclasses.replace(recipe.train, epochs=1)
+    train(recipe, tmp_path / "out", progress=False)
+    err = capsys.readouterr().err
+    assert "alignment pairs: 2 from" in err and "(hi, " in err and "(ar, uroman)" in err
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text(encoding="utf-8"))["history"]
+
+    base = recipe.to_dict()
+    base.pop("base_dir", None)
+    for bad, where in (
+        ({"parallel": []}, "data.parallel"),
+        ({"parallel": [{"src": ar, "lang": 3}]}, "data.parallel.0.lang"),
+    ):
+        data = {**base, "data": {**base["data"], **bad}}
+        with pytest.raises(RecipeError, match=where.replace(".", r"\.")):
+            recipe_from_dict(data, base_dir=tmp_path)
+    with pytest.raises(RecipeError, match="unknown key 'lang'"):
+        recipe_from_dict({**base, "probe": {"src": ar, "lang": "ar"}}, base_dir=tmp_path)

@@ -67,7 +67,7 @@ JOINT_VARIANTS = ("joint", "joint-ts")
 # keys of a labelled-set mapping (data.train, data.dev, evaluate entries)
 LABELLED_KEYS = ("path", "text", "label", "labels_path", "format", "lang", "view", "name", "limit")
 # keys of data.parallel (sides as in scriptbridge.tasks.parallel.load_parallel)
-PARALLEL_KEYS = ("src", "tgt", "format", "columns", "limit")
+PARALLEL_KEYS = ("src", "tgt", "format", "columns", "limit", "lang", "scheme")
 # keys of the top-level probe section: a held-out parallel set (sides as in load_parallel) and what to probe
 PRECISIONS = ("auto", "fp32", "bf16")
 PROBE_KEYS = ("src", "tgt", "format", "columns", "layers", "sample")
@@ -115,7 +115,13 @@ class DataConfig:
 
     train: dict
     dev: dict | None = None
-    parallel: dict | None = None
+    parallel: dict | list[dict] | None = None
+
+    def parallel_sets(self) -> list[dict]:
+        """``data.parallel`` as a list of corpora (one mapping, or a list of them, in the recipe)."""
+        if self.parallel is None:
+            return []
+        return list(self.parallel) if isinstance(self.parallel, list) else [self.parallel]
 
 
 @dataclass
@@ -588,7 +594,16 @@ class _Checker:
             self.integer((*path, "limit"), out["limit"], minimum=1, optional=True)
         return out
 
-    def parallel(self, path: tuple, value: Any) -> dict | None:
+    def parallel_sets(self, path: tuple, value: Any) -> dict | list[dict] | None:
+        """``data.parallel``: one corpus, or a list of them (each aligned with its own ``lang`` and
+        romanization ``scheme``, default ``views.target_lang`` / ``views.romanize_scheme``)."""
+        if isinstance(value, list):
+            if not value:
+                raise self.fail(path, "an empty list; give one corpus {src, tgt} or several, or null")
+            return [self.parallel((*path, i), item, corpus=True) for i, item in enumerate(value)]  # type: ignore[misc]
+        return self.parallel(path, value, corpus=True)
+
+    def parallel(self, path: tuple, value: Any, *, corpus: bool = False) -> dict | None:
         if value is None:
             return None
         if isinstance(value, str):
@@ -612,6 +627,11 @@ class _Checker:
                 raise self.fail((*path, "columns"), f"expected a list of column names, got {_show(cols)}")
         if "limit" in out:
             self.integer((*path, "limit"), out["limit"], minimum=1, optional=True)
+        for key in ("lang", "scheme"):
+            if key in out:
+                if not corpus:
+                    raise self.fail((*path, key), f"`{key}` belongs to data.parallel corpora, not here")
+                self.string((*path, key), out[key], optional=True)
         return out
 
     def probe(self, path: tuple, value: Any) -> dict | None:
@@ -695,7 +715,7 @@ def _build(data: Any, where: _Where, base_dir: str | Path | None) -> Recipe:
     data_cfg = DataConfig(
         train=c.labelled(("data", "train"), d["train"]),
         dev=None if d.get("dev") is None else c.labelled(("data", "dev"), d["dev"]),
-        parallel=c.parallel(("data", "parallel"), d.get("parallel")),
+        parallel=c.parallel_sets(("data", "parallel"), d.get("parallel")),
     )
 
     me = sec["method"]
@@ -965,7 +985,11 @@ def check_files(recipe: Recipe) -> None:
                 need((*key, name), entry[name], resolve_path(recipe, entry[name]))
     from scriptbridge.tasks.parallel import ParallelDataError, parse_view
 
-    for key, corpus in ((("data", "parallel"), recipe.data.parallel), (("probe",), recipe.probe)):
+    corpora: list[tuple[tuple, dict | None]] = [
+        (("data", "parallel", i) if isinstance(recipe.data.parallel, list) else ("data", "parallel"), p)
+        for i, p in enumerate(recipe.data.parallel_sets())
+    ]
+    for key, corpus in [*corpora, (("probe",), recipe.probe)]:
         if corpus is None:
             continue
         for side in ("src", "tgt"):

@@ -147,19 +147,26 @@ def train(recipe: Any, output: str | Path, *, overwrite: bool = False, progress:
     if recipe.data.parallel and method.variant == "joint-ts" and translator is None:
         from scriptbridge.tasks.parallel import load_parallel
 
-        par = recipe.data.parallel
-        pdata = load_parallel(
-            _side(recipe, par["src"]),
-            _side(recipe, par["tgt"]) if par.get("tgt") else None,
-            fmt=par.get("format", "auto"),
-            columns=tuple(par["columns"]) if par.get("columns") else None,
-        )
-        pdata = pdata.sample(par.get("limit"), recipe.seed)
-        pairs_text = {
-            "en": pdata.src.texts,
-            "tr": pdata.tgt.texts,
-            "tl": romanize(pdata.tgt.texts, lang, scheme),
-        }
+        # several corpora (e.g. eng-hin and eng-arb) are pooled; each romanizes its own language
+        pairs_text = {"en": [], "tr": [], "tl": []}
+        for par in recipe.data.parallel_sets():
+            pdata = load_parallel(
+                _side(recipe, par["src"]),
+                _side(recipe, par["tgt"]) if par.get("tgt") else None,
+                fmt=par.get("format", "auto"),
+                columns=tuple(par["columns"]) if par.get("columns") else None,
+            )
+            pdata = pdata.sample(par.get("limit"), recipe.seed)
+            plang = par.get("lang") or lang
+            pscheme = par.get("scheme") or (
+                scheme if plang == lang else default_scheme("romanize", plang) if plang else None
+            )
+            pairs_text["en"] += pdata.src.texts
+            pairs_text["tr"] += pdata.tgt.texts
+            pairs_text["tl"] += romanize(pdata.tgt.texts, plang, pscheme)
+            _log(
+                f"alignment pairs: {len(pdata.src.texts)} from {par['src']} -> {par.get('tgt')} ({plang}, {pscheme})"
+            )
 
     # ---- model: student, frozen bottom, head; teacher vectors
     encoder = load_encoder(recipe.model.spec, device=cfg.device)
