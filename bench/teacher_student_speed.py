@@ -164,7 +164,7 @@ def run_scriptbridge(
     from scriptbridge.objectives import ClassificationLoss, TeacherStudentLoss
     from scriptbridge.objectives.classification import ClassificationHead
     from scriptbridge.train.layers import LayerStack
-    from scriptbridge.train.run import _fused_adamw
+    from scriptbridge.train.run import _fused_adamw, optimizer_step
     from scriptbridge.train.teacher_student import (
         FrozenBottom,
         Student,
@@ -248,7 +248,7 @@ def run_scriptbridge(
         loss.backward()
         s2 = time.perf_counter()
         torch.nn.utils.clip_grad_norm_(trainable + list(head.parameters()), CLIP)
-        optimizer.step()
+        optimizer_step(optimizer)  # as train() does
         scheduler.step()
         losses.append(float(loss.detach()))
         s3 = time.perf_counter()

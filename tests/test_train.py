@@ -1,10 +1,11 @@
-"""The training loop and its parts on a tiny BERT (work in progress of the teacher-student issue)."""
+"""The training loop and its parts on a tiny BERT."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -322,3 +323,27 @@ def test_several_parallel_corpora_each_romanized_in_its_language(
             recipe_from_dict(data, base_dir=tmp_path)
     with pytest.raises(RecipeError, match="unknown key 'lang'"):
         recipe_from_dict({**base, "probe": {"src": ar, "lang": "ar"}}, base_dir=tmp_path)
+
+
+def test_encoder_sees_weights_updated_by_the_fused_optimizer(tiny_encoder_dir: Path) -> None:
+    """Fused AdamW writes parameters without bumping their version counters; optimizer_step bumps
+    them, so Encoder's pre-packed fast CPU path (keyed on the counters) is rebuilt and the per-epoch
+    probe measures the trained weights, not the starting ones."""
+    from scriptbridge.models import load_encoder
+    from scriptbridge.train.run import _fused_adamw, optimizer_step
+
+    encoder = load_encoder(str(tiny_encoder_dir), device="cpu")
+    texts = [t for t, _ in EN]
+    before = encoder.encode(texts)  # builds and caches the fast path
+    params = [p for p in encoder.model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=0.05, fused=_fused_adamw(params))
+    encoder.model.train()
+    out = encoder.model(**encoder.tokenizer(texts, padding=True, return_tensors="pt")).last_hidden_state
+    out.pow(2).mean().backward()
+    optimizer_step(optimizer)
+    encoder.model.eval()
+    after = encoder.encode(texts)
+    encoder.cpu_fast_path = False
+    reference = encoder.encode(texts)  # the model's own forward on the current weights
+    assert not np.allclose(before, after, atol=1e-3)
+    np.testing.assert_allclose(after, reference, atol=1e-4)

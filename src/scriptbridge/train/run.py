@@ -305,7 +305,7 @@ def train(recipe: Any, output: str | Path, *, overwrite: bool = False, progress:
                 loss.backward()
                 if cfg.grad_clip:
                     torch.nn.utils.clip_grad_norm_(trainable + list(head.parameters()), cfg.grad_clip)
-                optimizer.step()
+                optimizer_step(optimizer)
                 scheduler.step()
                 loop["step"] += 1
                 loss_value = float(loss.detach())
@@ -524,3 +524,19 @@ def _fused_adamw(params: list[torch.Tensor]) -> bool | None:
     per-tensor loop) where PyTorch has it for these parameters; None lets PyTorch choose."""
     kinds = {(p.device.type, p.dtype) for p in params}
     return True if len(kinds) == 1 and kinds <= {("cpu", torch.float32), ("cuda", torch.float32)} else None
+
+
+def optimizer_step(optimizer: torch.optim.Optimizer) -> None:
+    """``optimizer.step()``, then mark every updated parameter as modified in place.
+
+    Why: the fused AdamW kernel writes the parameters without bumping their version counters, and
+    ``Encoder``'s fast CPU path keys its pre-packed weights on those counters; without the bump, the
+    held-out probe after an epoch (and any ``encode`` of the training model) would silently run the
+    weights from before training."""
+    optimizer.step()
+    if any(group.get("fused") for group in optimizer.param_groups):
+        with torch.no_grad():
+            for group in optimizer.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        torch.autograd.graph.increment_version(p)
