@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from scriptbridge.commands.common import cli_errors, err_console, fail
-from scriptbridge.commands.train import SetOpt
+from scriptbridge.commands.train import RecipeOpt, SetOpt
 
 
 def parse_seeds(text: str, first: int) -> list[int]:
@@ -26,14 +26,7 @@ def parse_seeds(text: str, first: int) -> list[int]:
 
 
 def compare_cmd(
-    recipe: Annotated[
-        str,
-        typer.Option(
-            "--recipe",
-            "-r",
-            help="A recipe YAML file, or the name of a shipped one (quickstart). See docs/recipes.md.",
-        ),
-    ],
+    recipe: RecipeOpt,
     variants: Annotated[
         str,
         typer.Option(

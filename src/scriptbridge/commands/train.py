@@ -20,15 +20,18 @@ SetOpt = Annotated[
 ]
 
 
+RecipeOpt = Annotated[
+    str,
+    typer.Option(
+        "--recipe",
+        "-r",
+        help="A recipe YAML file, or the name of a shipped one (quickstart). See docs/recipes.md.",
+    ),
+]
+
+
 def train_cmd(
-    recipe: Annotated[
-        str,
-        typer.Option(
-            "--recipe",
-            "-r",
-            help="A recipe YAML file, or the name of a shipped one (quickstart). See docs/recipes.md.",
-        ),
-    ],
+    recipe: RecipeOpt,
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the model, metrics and report.")],
     overrides: SetOpt = None,
     overwrite: Annotated[

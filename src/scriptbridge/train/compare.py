@@ -511,17 +511,11 @@ def probe_before_after(
     with the same settings; write ``output/probe/{baseline,best}/`` and the before/after figure."""
     from scriptbridge.evaluate.probe import ProbeSettings, parse_layers, probe, probe_figures, write_probe
     from scriptbridge.models import load_encoder
-    from scriptbridge.tasks.parallel import load_parallel
-    from scriptbridge.train.recipe import resolve_side
+    from scriptbridge.train.recipe import load_pairs
     from scriptbridge.utils.io import atomic_write_bytes
 
     spec = recipe.probe
-    data = load_parallel(
-        resolve_side(recipe, spec["src"]),
-        resolve_side(recipe, spec["tgt"]) if spec.get("tgt") else None,
-        fmt=spec.get("format", "auto"),
-        columns=tuple(spec["columns"]) if spec.get("columns") else None,
-    )
+    data = load_pairs(recipe, spec)
     start = load_encoder(recipe.model.spec, device=recipe.train.device)
     layers_spec = spec.get("layers", "last")
     layers = parse_layers([layers_spec] if isinstance(layers_spec, int) else layers_spec, start.num_layers)

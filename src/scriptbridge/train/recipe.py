@@ -958,6 +958,19 @@ def resolve_side(recipe: Recipe, spec: str) -> str:
     return head + str(resolve_path(recipe, view.of))
 
 
+def load_pairs(recipe: Recipe, spec: Mapping) -> Any:
+    """The parallel corpus a ``data.parallel`` entry or the ``probe`` section describes, its sides
+    resolved against the recipe (``pkg://``, ``shared://``, relative paths, a view's ``@FILE``)."""
+    from scriptbridge.tasks.parallel import load_parallel
+
+    return load_parallel(
+        resolve_side(recipe, spec["src"]),
+        resolve_side(recipe, spec["tgt"]) if spec.get("tgt") else None,
+        fmt=spec.get("format", "auto"),
+        columns=tuple(spec["columns"]) if spec.get("columns") else None,
+    )
+
+
 def check_files(recipe: Recipe) -> None:
     """Check that the files the recipe reads exist (training, dev, evaluation sets, label lists and
     the files of parallel sides, in ``data.parallel`` and ``probe``), before any model is loaded; a

@@ -63,13 +63,6 @@ def _spec(recipe: Any, entry: Any) -> dict[str, Any]:
     return d
 
 
-def _side(recipe: Any, spec: str) -> str:
-    """A parallel side: a file path is resolved, a view's ``@FILE`` too."""
-    from scriptbridge.train.recipe import resolve_side
-
-    return resolve_side(recipe, spec)
-
-
 def recipe_fingerprint(recipe: Any) -> str:
     return hashlib.sha256(recipe.dump().encode("utf-8")).hexdigest()[:16]
 
@@ -145,18 +138,12 @@ def train(recipe: Any, output: str | Path, *, overwrite: bool = False, progress:
         texts["tl"] = romanize(texts["tr"], lang, scheme)
     pairs_text: dict[str, list[str]] | None = None
     if recipe.data.parallel and method.variant == "joint-ts" and translator is None:
-        from scriptbridge.tasks.parallel import load_parallel
+        from scriptbridge.train.recipe import load_pairs
 
         # several corpora (e.g. eng-hin and eng-arb) are pooled; each romanizes its own language
         pairs_text = {"en": [], "tr": [], "tl": []}
         for par in recipe.data.parallel_sets():
-            pdata = load_parallel(
-                _side(recipe, par["src"]),
-                _side(recipe, par["tgt"]) if par.get("tgt") else None,
-                fmt=par.get("format", "auto"),
-                columns=tuple(par["columns"]) if par.get("columns") else None,
-            )
-            pdata = pdata.sample(par.get("limit"), recipe.seed)
+            pdata = load_pairs(recipe, par).sample(par.get("limit"), recipe.seed)
             plang = par.get("lang") or lang
             pscheme = par.get("scheme") or (
                 scheme if plang == lang else default_scheme("romanize", plang) if plang else None
@@ -404,15 +391,9 @@ def _heldout_probe(recipe: Any, pooling: str, prefix: str) -> Any:
     if not getattr(recipe, "probe", None):
         return None
     from scriptbridge.evaluate.probe import ParallelProbe
-    from scriptbridge.tasks.parallel import load_parallel
+    from scriptbridge.train.recipe import load_pairs
 
-    spec = recipe.probe
-    data = load_parallel(
-        _side(recipe, spec["src"]),
-        _side(recipe, spec["tgt"]) if spec.get("tgt") else None,
-        fmt=spec.get("format", "auto"),
-        columns=tuple(spec["columns"]) if spec.get("columns") else None,
-    ).sample(spec.get("sample"), recipe.seed)
+    data = load_pairs(recipe, recipe.probe).sample(recipe.probe.get("sample"), recipe.seed)
     return ParallelProbe(
         data.src.texts, data.tgt.texts, layers="last", pooling=pooling, prefix=prefix, name="probe"
     )
