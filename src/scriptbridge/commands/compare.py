@@ -31,7 +31,9 @@ def compare_cmd(
         str,
         typer.Option(
             "--variants",
-            help="Comma-separated variants to train: en, tr, tl, en+tr+tl, joint, joint-ts.",
+            help="Comma-separated variants to train. Sentence recipes: en, tr, tl, en+tr+tl, joint, "
+            "joint-ts. Token recipes (task: token-classification): plain, cosda, words, pe, align, mlm, "
+            "xmlm, full.",
         ),
     ],
     output: Annotated[
@@ -64,13 +66,20 @@ def compare_cmd(
     scriptbridge compare -r quickstart --variants en,joint-ts --seeds 3 -o out/cmp
 
     scriptbridge compare -r my_recipe.yaml --variants en,en+tr+tl,joint,joint-ts --seeds 0,1,2 -o out/cmp --set train.epochs=2
+
+    scriptbridge compare -r phonexl_pos_zh_vi --variants plain,cosda,pe,align,mlm,xmlm,full --seeds 3 -o out/pos-zh-vi
+
+    Token recipes compare entity F1 (NER) or token accuracy (POS) against the `plain` tagger, with a
+    bootstrap over sentences, and add a cost table (seconds per epoch, peak memory) against `plain`.
     """
     from scriptbridge.models import EncoderLoadError
     from scriptbridge.tasks.classification import LabelledDataError
     from scriptbridge.tasks.parallel import ParallelDataError
+    from scriptbridge.tasks.tokens import TokenDataError
     from scriptbridge.train.compare import CompareError, compare
     from scriptbridge.train.recipe import RecipeError, load_recipe
     from scriptbridge.train.run import TrainError
+    from scriptbridge.views.code_switch import DictionaryError
     from scriptbridge.views.translate import TranslationError
 
     names = [v.strip() for v in variants.split(",") if v.strip()]
@@ -84,6 +93,8 @@ def compare_cmd(
         ParallelDataError,
         TranslationError,
         EncoderLoadError,
+        TokenDataError,
+        DictionaryError,
     ):
         loaded = load_recipe(recipe, overrides or [])
         result = compare(
@@ -108,14 +119,26 @@ def print_comparison(result: dict) -> None:
     def pm(entry: dict) -> str:
         return "-" if entry["mean"] is None else f"{100 * entry['mean']:.1f} ± {100 * entry['std']:.1f}"
 
+    from scriptbridge.train.compare import task_scores
+
+    scores, primary = task_scores(result)
+    titles = {
+        "macro_f1": "macro-F1",
+        "weighted_f1": "weighted-F1",
+        "f1": "entity F1",
+        "f1_conlleval": "F1 (seqeval default)",
+    }
+    # sentence classification keeps its historical column order (macro-F1 first)
+    columns = [primary, *[m for m in scores if m != primary]]
     sig = result["significance"]
     table = Table(
         title=f"{escape(result['recipe'])} · {len(result['seeds'])} seed(s) · baseline {escape(result['baseline'])}"
         f" · best {escape(result['best'])}",
-        caption="mean ± std over seeds, in %; Δ: macro-F1 vs the baseline; p: one-sided paired bootstrap",
+        caption=f"mean ± std over seeds, in %; Δ: {titles.get(primary, primary)} vs the baseline; "
+        "p: one-sided paired bootstrap",
         box=box.SIMPLE_HEAD,
     )
-    for col in ("variant", "set", "n", "macro-F1", "accuracy", "weighted-F1", "Δ", "p"):
+    for col in ("variant", "set", "n", *(titles.get(m, m) for m in columns), "Δ", "p"):
         table.add_column(col, justify="left" if col in ("variant", "set") else "right")
     for v in result["variants"]:
         for s in result["sets"]:
@@ -125,9 +148,7 @@ def print_comparison(result: dict) -> None:
                 escape(v),
                 escape(s),
                 "-" if r["n"] is None else str(r["n"]),
-                pm(r["macro_f1"]),
-                pm(r["accuracy"]),
-                pm(r["weighted_f1"]),
+                *(pm(r[m]) for m in columns),
                 "" if b is None else f"{100 * b['diff']:+.1f}",
                 "" if b is None else ("<0.001" if b["p_value"] < 0.001 else f"{b['p_value']:.3f}"),
                 style="bold" if v == result["best"] else None,

@@ -39,28 +39,45 @@ def train_cmd(
         typer.Option("--overwrite", help="Replace a finished run (or another recipe's run) in --output."),
     ] = False,
 ) -> None:
-    """Train a cross-script classifier from a recipe, and score it on the recipe's evaluation sets.
+    """Train a cross-script classifier or tagger from a recipe, and score it on the recipe's evaluation sets.
+
+    Sentence classification (the teacher-student recipes) or, with task: token-classification in the
+    recipe, NER and POS tagging (plain, CoSDA-ML and PhoneXL variants; docs/token_classification.md).
 
     Writes OUTPUT/model/ (safetensors; load it with load_encoder), OUTPUT/recipe.yaml (the recipe as
-    run, overrides applied), OUTPUT/metrics.json (accuracy, macro_f1, weighted_f1, n per set),
-    OUTPUT/report.md and OUTPUT/run.json. An interrupted run resumes from its last finished epoch
-    when started again with the same recipe and output.
+    run, overrides applied), OUTPUT/metrics.json (per set: accuracy, macro_f1, weighted_f1; for NER
+    entity f1, precision, recall), OUTPUT/predictions.json, OUTPUT/report.md and OUTPUT/run.json. An
+    interrupted run resumes from its last finished epoch when started again with the same recipe and
+    output.
 
     Examples:
 
     scriptbridge train --recipe quickstart -o out/quickstart
+
+    scriptbridge train -r phonexl_pos_zh_vi -o out/pos-zh-vi --set method.variant=plain
+
+    scriptbridge train -r ner_hiner -o out/hiner --set train.epochs=1
 
     scriptbridge train -r my_recipe.yaml -o out/run1 --set method.variant=joint --set seed=1
     """
     from scriptbridge.models import EncoderLoadError
     from scriptbridge.tasks.classification import LabelledDataError
     from scriptbridge.tasks.parallel import ParallelDataError
+    from scriptbridge.tasks.tokens import TokenDataError
     from scriptbridge.train.recipe import RecipeError, load_recipe
     from scriptbridge.train.run import TrainError, train
+    from scriptbridge.views.code_switch import DictionaryError
     from scriptbridge.views.translate import TranslationError
 
     with cli_errors(
-        RecipeError, TrainError, LabelledDataError, ParallelDataError, TranslationError, EncoderLoadError
+        RecipeError,
+        TrainError,
+        LabelledDataError,
+        ParallelDataError,
+        TranslationError,
+        EncoderLoadError,
+        TokenDataError,
+        DictionaryError,
     ):
         loaded = load_recipe(recipe, overrides or [])
         result = train(loaded, output, overwrite=overwrite)
@@ -77,6 +94,17 @@ def print_metrics(metrics: dict) -> None:
         title=f"{metrics['recipe']} · {metrics['variant']} · best epoch {metrics['best_epoch']}",
         box=box.SIMPLE_HEAD,
     )
+    if metrics.get("scheme") == "iob2":  # NER: entity scores
+        for col in ("set", "sentences", "entity F1", "F1 (seqeval default)", "precision", "recall"):
+            table.add_column(col, justify="left" if col == "set" else "right")
+        for name, m in metrics["sets"].items():
+            table.add_row(
+                name,
+                str(m["n"]),
+                *(f"{100 * m[k]:.1f}" for k in ("f1", "f1_conlleval", "precision", "recall")),
+            )
+        Console().print(table)
+        return
     for col in ("set", "n", "accuracy", "macro-F1", "weighted-F1"):
         table.add_column(col, justify="left" if col == "set" else "right")
     for name, m in metrics["sets"].items():

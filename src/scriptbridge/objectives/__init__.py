@@ -2,6 +2,19 @@
 ``forward(features, labels)`` and ``compute_loss_from_embeddings(...)`` so it runs on cached vectors too."""
 
 from scriptbridge.objectives.classification import ClassificationLoss
+from scriptbridge.objectives.crf import CRF
+from scriptbridge.objectives.phonemic_alignment import OrthoPhonemicAlignmentLoss
 from scriptbridge.objectives.teacher_student import TeacherStudentLoss
+from scriptbridge.objectives.token_classification import TokenClassificationHead, TokenClassificationLoss
+from scriptbridge.objectives.word_mlm import WordMaskedLMLoss, WordMLMHead
 
-__all__ = ["ClassificationLoss", "TeacherStudentLoss"]
+__all__ = [
+    "CRF",
+    "ClassificationLoss",
+    "OrthoPhonemicAlignmentLoss",
+    "TeacherStudentLoss",
+    "TokenClassificationHead",
+    "TokenClassificationLoss",
+    "WordMLMHead",
+    "WordMaskedLMLoss",
+]

@@ -25,6 +25,14 @@ extended with more seeds or variants) picks up where it was. Then:
   of the best variant's first-seed model, on the same parallel set with the same settings, into
   ``OUTPUT/probe/baseline`` and ``OUTPUT/probe/best``, plus a before/after t-SNE figure.
 
+Token classification (runs whose ``metrics.json`` says ``"task": "token-classification"``: NER with
+``"scheme": "iob2"``, POS with ``"tags"``) is summarised with its own scores: strict entity F1 (the
+*primary* metric), conlleval entity F1, precision, recall and token accuracy for NER; token accuracy
+(primary), macro-F1 and weighted-F1 for POS. The baseline is ``plain`` (the backbone tagger), the best
+variant and Tukey HSD use the primary metric, and the paired bootstrap resamples *sentences* (entity
+counts or token counts summed over the drawn sentences). A cost table (seconds per epoch, peak RSS,
+trainable parameters, each relative to ``plain``) comes from the runs' ``metrics["cost"]``.
+
 Writes ``compare.json`` (everything, plain JSON), ``compare.md`` and a self-contained ``compare.html``.
 """
 
@@ -35,6 +43,7 @@ import json
 import math
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +51,16 @@ import numpy as np
 
 __all__ = [
     "BASELINES",
+    "TOKEN_BASELINES",
     "CompareError",
     "compare",
     "variant_recipe",
     "run_folder",
     "summarize",
     "paired_bootstrap",
+    "token_paired_bootstrap",
+    "sentence_counts",
+    "task_scores",
     "tukey_pvalues",
     "render_markdown",
     "render_html",
@@ -72,6 +85,122 @@ TUKEY_METHOD = (
     "Tukey HSD (scipy.stats.tukey_hsd) over the per-seed macro-F1 of all variants on each set; "
     "the two-sided p-value of each variant against the baseline, corrected for all pairwise comparisons"
 )
+
+
+# token classification (NER: scheme iob2, POS: scheme tags)
+TOKEN_TASK = "token-classification"
+TOKEN_BASELINES = ("plain",)
+TOKEN_SCORES = {
+    "iob2": ("f1", "f1_conlleval", "precision", "recall", "accuracy"),
+    "tags": ("accuracy", "macro_f1", "weighted_f1"),
+}
+TOKEN_PRIMARY = {"iob2": "f1", "tags": "accuracy"}
+COST_FIELDS = ("seconds_per_epoch", "peak_rss_mib", "trainable_parameters", "eval_seconds")
+COST_REFERENCE = "plain"
+# (table title, name inside a sentence) of each score of a token task
+_TOKEN_NAMES = {
+    "f1": ("Entity F1 (strict IOB2)", "entity F1"),
+    "f1_conlleval": ("Entity F1 (conlleval)", "conlleval entity F1"),
+    "precision": ("Entity precision (strict IOB2)", "entity precision"),
+    "recall": ("Entity recall (strict IOB2)", "entity recall"),
+    "accuracy": ("Token accuracy", "token accuracy"),
+    "macro_f1": ("Tag macro-F1", "tag macro-F1"),
+    "weighted_f1": ("Tag weighted-F1", "tag weighted-F1"),
+}
+
+TOKEN_BOOTSTRAP_METHOD = (
+    "paired bootstrap over sentences: seed k of the variant is paired with seed k of the baseline; each "
+    "resample draws the sentences with replacement (the same draw for every seed and both systems) and "
+    "recomputes the {metric} from the counts summed over the drawn sentences ({counts}), taking the "
+    "difference averaged over seeds; ci = 2.5/97.5 percentiles of the resampled differences; p = share "
+    "of resamples with difference <= 0 (one-sided: small p = the variant is reliably better)"
+)
+TOKEN_TUKEY_METHOD = (
+    "Tukey HSD (scipy.stats.tukey_hsd) over the per-seed {metric} of all variants on each set; "
+    "the two-sided p-value of each variant against the baseline, corrected for all pairwise comparisons"
+)
+
+
+@dataclass(frozen=True)
+class _Task:
+    """What a comparison summarises: its scores, the primary one (best pick, Tukey, bootstrap), the
+    baseline variants and the names used in the tables."""
+
+    task: str
+    scheme: str | None
+    scores: tuple[str, ...]
+    primary: str
+    baselines: tuple[str, ...]
+    tables: tuple[tuple[str, str], ...]  # (metric, table title) of each mean ± std table
+    primary_name: str  # the primary metric inside a sentence
+
+    @property
+    def token(self) -> bool:
+        return self.task == TOKEN_TASK
+
+
+_CLASSIFICATION = _Task(
+    task="classification",
+    scheme=None,
+    scores=SCORES,
+    primary="macro_f1",
+    baselines=BASELINES,
+    tables=(("macro_f1", "Macro-F1"), ("accuracy", "Accuracy")),
+    primary_name="macro-F1",
+)
+
+
+def _token_task(scheme: str) -> _Task:
+    if scheme not in TOKEN_SCORES:
+        raise CompareError(f"unknown token scheme {scheme!r} in metrics.json; expected iob2 or tags")
+    scores = TOKEN_SCORES[scheme]
+    primary = TOKEN_PRIMARY[scheme]
+    return _Task(
+        task=TOKEN_TASK,
+        scheme=scheme,
+        scores=scores,
+        primary=primary,
+        baselines=TOKEN_BASELINES,
+        tables=tuple((m, _TOKEN_NAMES[m][0]) for m in scores),
+        primary_name=_TOKEN_NAMES[primary][1],
+    )
+
+
+def _task_of_runs(runs: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> _Task:
+    """The task of a grid's runs (all must agree): sentence classification unless their metrics.json
+    says ``"task": "token-classification"``; the token scheme from ``"scheme"`` (else guessed from the
+    scores: entity F1 means iob2)."""
+    metrics = [r["metrics"] for per_seed in runs.values() for r in per_seed.values()]
+    tasks = {m.get("task", "classification") for m in metrics}
+    if len(tasks) > 1:
+        raise CompareError(f"the runs mix tasks ({', '.join(sorted(tasks))}); compare one task at a time")
+    if tasks != {TOKEN_TASK}:
+        return _CLASSIFICATION
+    schemes = set()
+    for m in metrics:
+        scheme = m.get("scheme")
+        if scheme is None:
+            scheme = "iob2" if any("f1" in s for s in m.get("sets", {}).values()) else "tags"
+        schemes.add(scheme)
+    if len(schemes) > 1:
+        raise CompareError(
+            f"the runs mix label schemes ({', '.join(sorted(schemes))}); one recipe, one scheme"
+        )
+    return _token_task(schemes.pop())
+
+
+def _task_of_result(result: Mapping[str, Any]) -> _Task:
+    if result.get("task") == TOKEN_TASK:
+        return _token_task(result.get("scheme") or "iob2")
+    return _CLASSIFICATION
+
+
+def task_scores(result: Mapping[str, Any]) -> tuple[tuple[str, ...], str]:
+    """``(scores, primary)`` of a ``compare.json``: the per-set metrics it summarises and the one the
+    best pick, Tukey HSD and the bootstrap use (``macro_f1`` for sentence classification, ``f1`` for
+    NER, ``accuracy`` for POS)."""
+    t = _task_of_result(result)
+    return t.scores, t.primary
 
 
 class CompareError(RuntimeError):
@@ -231,16 +360,7 @@ def paired_bootstrap(
     gold_counts = ones @ g
     mean_v = float(np.mean([_macro_f1_counts(ones @ tp, gold_counts, ones @ p)[0] for tp, p in systems[0]]))
     mean_b = float(np.mean([_macro_f1_counts(ones @ tp, gold_counts, ones @ p)[0] for tp, p in systems[1]]))
-    rng = np.random.default_rng(seed)
-    diffs = []
-    for start in range(0, n_resamples, _BLOCK):
-        size = min(_BLOCK, n_resamples - start)
-        draws = rng.integers(0, n, size=(size, n))
-        # counts of each example in each resample: one bincount over row-offset indices
-        flat = (draws + n * np.arange(size)[:, None]).ravel()
-        weights = np.bincount(flat, minlength=size * n).reshape(size, n).astype(np.float64)
-        diffs.append(scores(weights))
-    d = np.concatenate(diffs)
+    d = _resampled(scores, n, n_resamples, seed)
     return {
         "diff": observed,
         "ci_low": float(np.percentile(d, 2.5)),
@@ -249,6 +369,154 @@ def paired_bootstrap(
         "macro_f1_variant": mean_v,
         "macro_f1_baseline": mean_b,
         "n_examples": n,
+        "n_seeds": k,
+        "n_resamples": n_resamples,
+    }
+
+
+def _resampled(scores: Any, n: int, n_resamples: int, seed: int) -> np.ndarray:
+    """``scores(weights)`` for ``n_resamples`` bootstrap draws of ``n`` items, in blocks of ``_BLOCK``:
+    ``weights[r, i]`` is how often item ``i`` was drawn in resample ``r``."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for start in range(0, n_resamples, _BLOCK):
+        size = min(_BLOCK, n_resamples - start)
+        draws = rng.integers(0, n, size=(size, n))
+        # counts of each example in each resample: one bincount over row-offset indices
+        flat = (draws + n * np.arange(size)[:, None]).ravel()
+        weights = np.bincount(flat, minlength=size * n).reshape(size, n).astype(np.float64)
+        out.append(scores(weights))
+    return np.concatenate(out)
+
+
+# entity scores from summed counts: (numerator, denominator) columns of the per-sentence count matrix
+_TOKEN_BOOTSTRAP_METRICS = ("f1", "f1_conlleval", "precision", "recall", "accuracy")
+
+
+def sentence_counts(
+    gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], metric: str = "f1"
+) -> dict[str, np.ndarray]:
+    """Per-sentence counts from which ``metric`` of the whole set is a ratio of sums.
+
+    ``f1`` / ``precision`` / ``recall`` (strict IOB2 entities) and ``f1_conlleval`` (conlleval-mode
+    entities), read with :func:`scriptbridge.evaluate.token_metrics.entity_spans`: ``tp`` (entities of
+    ``pred`` matching a gold one in type, start and end), ``n_pred`` and ``n_gold``. ``accuracy``:
+    ``correct`` and ``total`` tokens. Each is an ``int64`` array with one entry per sentence."""
+    if metric not in _TOKEN_BOOTSTRAP_METRICS:
+        raise ValueError(
+            f"no per-sentence counts for {metric!r}; use one of {', '.join(_TOKEN_BOOTSTRAP_METRICS)}"
+        )
+    if len(gold) != len(pred):
+        raise ValueError(f"{len(pred)} predicted sentences for {len(gold)} gold ones")
+    for i, (g, p) in enumerate(zip(gold, pred, strict=True)):
+        if isinstance(g, str) or isinstance(p, str):
+            raise ValueError(f"sentence {i}: expected a list of labels, got a string")
+        if len(g) != len(p):
+            raise ValueError(f"sentence {i}: {len(g)} gold labels but {len(p)} predicted")
+    if metric == "accuracy":
+        correct = [sum(a == b for a, b in zip(g, p, strict=True)) for g, p in zip(gold, pred, strict=True)]
+        return {
+            "correct": np.asarray(correct, dtype=np.int64),
+            "total": np.asarray([len(g) for g in gold], dtype=np.int64),
+        }
+    from scriptbridge.evaluate.token_metrics import entity_spans
+
+    mode = "conlleval" if metric == "f1_conlleval" else "strict"
+    tp, n_pred, n_gold = [], [], []
+    for i, (g, p) in enumerate(zip(gold, pred, strict=True)):
+        gs = entity_spans(g, mode, where=f"gold sentence {i}")
+        ps = entity_spans(p, mode, where=f"predicted sentence {i}")
+        tp.append(len(gs & ps))
+        n_pred.append(len(ps))
+        n_gold.append(len(gs))
+    return {
+        "tp": np.asarray(tp, dtype=np.int64),
+        "n_pred": np.asarray(n_pred, dtype=np.int64),
+        "n_gold": np.asarray(n_gold, dtype=np.int64),
+    }
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den elementwise, 0 where den is 0 (0/0 scores 0, as seqeval and token_metrics do)."""
+    return np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den > 0)
+
+
+def _score_from_sums(metric: str, sums: Mapping[str, np.ndarray]) -> np.ndarray:
+    if metric == "accuracy":
+        return _ratio(sums["correct"], sums["total"])
+    if metric == "precision":
+        return _ratio(sums["tp"], sums["n_pred"])
+    if metric == "recall":
+        return _ratio(sums["tp"], sums["n_gold"])
+    # F1 = 2PR / (P + R) = 2 tp / (n_pred + n_gold), and 0 when tp is 0
+    return _ratio(2.0 * sums["tp"], sums["n_pred"] + sums["n_gold"])
+
+
+def token_paired_bootstrap(
+    gold: Sequence[Sequence[str]],
+    pred_variant: Sequence[Sequence[Sequence[str]]],
+    pred_baseline: Sequence[Sequence[Sequence[str]]],
+    *,
+    metric: str = "f1",
+    n_resamples: int = N_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> dict[str, Any]:
+    """Paired bootstrap of a token-classification score difference (variant - baseline) on one set,
+    resampling *sentences*.
+
+    ``gold`` holds one tag list per sentence; ``pred_variant[k]`` / ``pred_baseline[k]`` the tag lists
+    of seed ``k`` of each system. ``metric`` is ``f1`` (strict IOB2 entity F1, NER's primary score),
+    ``f1_conlleval``, ``precision``, ``recall`` or ``accuracy`` (token accuracy, POS's primary score).
+    Per-sentence counts (:func:`sentence_counts`) are computed once; a resample is then a weighted sum
+    of them (one matrix product for all seeds and both systems), so the score is the one over the
+    drawn sentences exactly as the metric defines it (entity counts summed, not sentence scores
+    averaged). Returns ``diff``, ``ci_low`` / ``ci_high``, ``p_value`` (share of resamples with a
+    difference <= 0), ``metric``, ``<metric>_variant`` / ``<metric>_baseline`` (mean over seeds on
+    the whole set) and the sizes, as :func:`paired_bootstrap` does."""
+    gold = [list(g) for g in gold]
+    n, k = len(gold), len(pred_variant)
+    if metric not in _TOKEN_BOOTSTRAP_METRICS:
+        raise ValueError(f"cannot bootstrap {metric!r}; use one of {', '.join(_TOKEN_BOOTSTRAP_METRICS)}")
+    if n == 0:
+        raise ValueError("no sentences to resample")
+    if k == 0 or len(pred_baseline) != k:
+        raise ValueError(f"need the same number of runs on both sides, got {k} and {len(pred_baseline)}")
+    if n_resamples < 1:
+        raise ValueError("n_resamples must be at least 1")
+    # one count matrix [n, columns]: the gold-only columns once, then each run's own columns
+    per_run = [sentence_counts(gold, p, metric) for p in (*pred_variant, *pred_baseline)]
+    shared = ("total",) if metric == "accuracy" else ("n_gold",)
+    own = ("correct",) if metric == "accuracy" else ("tp", "n_pred")
+    columns = [per_run[0][c] for c in shared]
+    for counts in per_run:
+        columns += [counts[c] for c in own]
+    matrix = np.stack(columns, axis=1).astype(np.float64)
+
+    def run_scores(sums: np.ndarray) -> np.ndarray:
+        """Scores ``[rows, 2k]`` (variant seeds, then baseline seeds) from summed columns."""
+        base = {c: sums[:, i] for i, c in enumerate(shared)}
+        out = []
+        for r in range(2 * k):
+            at = len(shared) + r * len(own)
+            out.append(_score_from_sums(metric, {**base, **{c: sums[:, at + j] for j, c in enumerate(own)}}))
+        return np.stack(out, axis=1)
+
+    def scores(weights: np.ndarray) -> np.ndarray:
+        s = run_scores(weights @ matrix)
+        return s[:, :k].mean(axis=1) - s[:, k:].mean(axis=1)
+
+    whole = run_scores(matrix.sum(axis=0, keepdims=True))[0]
+    d = _resampled(scores, n, n_resamples, seed)
+    return {
+        "diff": float(whole[:k].mean() - whole[k:].mean()),
+        "ci_low": float(np.percentile(d, 2.5)),
+        "ci_high": float(np.percentile(d, 97.5)),
+        "p_value": float(np.mean(d <= 0)),
+        "metric": metric,
+        f"{metric}_variant": float(whole[:k].mean()),
+        f"{metric}_baseline": float(whole[k:].mean()),
+        "n_examples": n,
+        "n_tokens": int(sum(len(g) for g in gold)),
         "n_seeds": k,
         "n_resamples": n_resamples,
     }
@@ -378,9 +646,35 @@ def _overall(per_set: Mapping[str, Mapping[str, Any]], metric: str) -> float | N
     return float(np.mean(vals)) if vals else None
 
 
-def _pick(variants: Sequence[str], overall: Mapping[str, Mapping[str, Any]]) -> str:
-    # highest mean macro-F1; the earlier variant on a tie
-    return max(variants, key=lambda v: (overall[v]["macro_f1"] or -1.0, -variants.index(v)))
+def _pick(variants: Sequence[str], overall: Mapping[str, Mapping[str, Any]], metric: str = "macro_f1") -> str:
+    # highest mean of the primary metric; the earlier variant on a tie
+    return max(variants, key=lambda v: (overall[v][metric] or -1.0, -variants.index(v)))
+
+
+def _cost(
+    variants: Sequence[str], runs: Mapping[str, Mapping[str, Mapping[str, Any]]], baseline: str
+) -> dict[str, Any] | None:
+    """Mean over seeds of each ``metrics["cost"]`` field per variant, and each variant's ratio to the
+    reference variant (``plain`` when it was run, else the baseline); None when no run has a cost."""
+    if not any(r["metrics"].get("cost") for v in variants for r in runs[v].values()):
+        return None
+    reference = COST_REFERENCE if COST_REFERENCE in variants else baseline
+    per_variant: dict[str, Any] = {}
+    for v in variants:
+        costs = [r["metrics"].get("cost") or {} for r in runs[v].values()]
+        entry: dict[str, Any] = {}
+        for f in COST_FIELDS:
+            vals = [c[f] for c in costs if isinstance(c.get(f), (int, float))]
+            entry[f] = float(np.mean(vals)) if vals else None
+        entry["n_runs"] = sum(1 for c in costs if c)
+        per_variant[v] = entry
+    for v in variants:
+        ref = per_variant[reference]
+        per_variant[v]["ratio"] = {
+            f: (per_variant[v][f] / ref[f] if per_variant[v][f] is not None and ref[f] else None)
+            for f in COST_FIELDS
+        }
+    return {"reference": reference, "fields": list(COST_FIELDS), "variants": per_variant}
 
 
 def aggregate(
@@ -392,8 +686,11 @@ def aggregate(
     n_resamples: int = N_RESAMPLES,
 ) -> dict[str, Any]:
     """The statistics of ``compare.json`` from the runs (``runs[variant][str(seed)]`` holds the run's
-    ``metrics`` and ``predictions``)."""
+    ``metrics`` and ``predictions``). Sentence classification or token classification, by the runs'
+    ``metrics["task"]`` (see the module docstring)."""
     variants = list(variants)
+    task = _task_of_runs({v: runs[v] for v in variants})
+    scores_, primary = task.scores, task.primary
     sets: list[str] = []
     for v in variants:
         for r in runs[v].values():
@@ -403,26 +700,31 @@ def aggregate(
         results[v] = {}
         for s in sets:
             have = [r["metrics"]["sets"][s] for r in runs[v].values() if s in r["metrics"]["sets"]]
-            entry: dict[str, Any] = {m: summarize([h[m] for h in have]) for m in SCORES}
+            entry: dict[str, Any] = {
+                m: summarize([h[m] for h in have if h.get(m) is not None]) for m in scores_
+            }
             entry["n_runs"] = len(have)
             entry["n"] = have[0]["n"] if have else None
             results[v][s] = entry
-    overall = {v: {m: _overall(results[v], m) for m in SCORES} for v in variants}
-    baselines = [v for v in variants if v in BASELINES]
+    overall = {v: {m: _overall(results[v], m) for m in scores_} for v in variants}
+    baselines = [v for v in variants if v in task.baselines]
     if baselines:
-        baseline = _pick(baselines, overall)
-        rule = f"the best of the baseline variants run ({', '.join(baselines)}) by mean macro-F1 over the test sets"
+        baseline = _pick(baselines, overall, primary)
+        if task.token:
+            rule = "plain: the backbone tagger, the paper's mBERT row"
+        else:
+            rule = f"the best of the baseline variants run ({', '.join(baselines)}) by mean macro-F1 over the test sets"
     else:
         baseline = variants[0]
-        rule = "no baseline variant (en, tr, tl, en+tr+tl) was run: the first variant"
-    best = _pick(variants, overall)
+        rule = f"no baseline variant ({', '.join(task.baselines)}) was run: the first variant"
+    best = _pick(variants, overall, primary)
 
     bootstrap: dict[str, dict[str, Any]] = {}
     tukey: dict[str, dict[str, float | None]] = {}
     tukey_note = None
     for s in sets:
         groups = {
-            v: [r["metrics"]["sets"][s]["macro_f1"] for r in runs[v].values() if s in r["metrics"]["sets"]]
+            v: [r["metrics"]["sets"][s][primary] for r in runs[v].values() if s in r["metrics"]["sets"]]
             for v in variants
         }
         p = tukey_pvalues(groups, baseline)
@@ -450,6 +752,16 @@ def aggregate(
             pairs = [(a, b) for a, b in pairs if a is not None and b is not None and a["gold"] == b["gold"]]
             if not pairs:
                 continue
+            if task.token:
+                bootstrap[v][s] = token_paired_bootstrap(
+                    pairs[0][0]["gold"],
+                    [a["pred"] for a, _ in pairs],
+                    [b["pred"] for _, b in pairs],
+                    metric=primary,
+                    n_resamples=n_resamples,
+                    seed=BOOTSTRAP_SEED,
+                )
+                continue
             labels = next(iter(runs[v].values()))["metrics"].get("labels")
             bootstrap[v][s] = paired_bootstrap(
                 pairs[0][0]["gold"],
@@ -459,41 +771,62 @@ def aggregate(
                 n_resamples=n_resamples,
                 seed=BOOTSTRAP_SEED,
             )
-    return {
+    if task.token:
+        counts = (
+            "true-positive, predicted and gold entities"
+            if primary != "accuracy"
+            else "correct and all tokens"
+        )
+        boot_method = TOKEN_BOOTSTRAP_METHOD.format(metric=task.primary_name, counts=counts)
+        tukey_method = TOKEN_TUKEY_METHOD.format(metric=task.primary_name)
+    else:
+        boot_method, tukey_method = BOOTSTRAP_METHOD, TUKEY_METHOD
+    out: dict[str, Any] = {
         "schema": SCHEMA,
         "recipe": recipe_name,
-        "variants": variants,
-        "seeds": list(seeds),
-        "sets": sets,
-        "dev_sets": [s for s in sets if s.startswith(DEV_PREFIX)],
-        "runs": {
-            v: {
-                k: {
-                    "folder": r["folder"],
-                    "reused": r["reused"],
-                    "best_epoch": r["metrics"].get("best_epoch"),
-                }
-                for k, r in runs[v].items()
-            }
-            for v in variants
-        },  # fmt: skip
-        "results": results,
-        "overall": overall,
-        "overall_sets": [s for s in sets if not s.startswith(DEV_PREFIX)] or sets,
-        "baseline": baseline,
-        "baseline_rule": rule,
-        "best": best,
-        "significance": {
-            "baseline": baseline,
-            "bootstrap": {
-                "method": BOOTSTRAP_METHOD,
-                "n_resamples": n_resamples,
-                "seed": BOOTSTRAP_SEED,
-                "results": bootstrap,
-            },
-            "tukey_hsd": {"method": TUKEY_METHOD, "note": tukey_note, "results": tukey},
-        },
     }
+    if task.token:
+        # sentence classification keeps its compare.json as it was: these keys are token-only
+        out.update(task=task.task, scheme=task.scheme, primary=primary, scores=list(scores_))
+    out.update(
+        {
+            "variants": variants,
+            "seeds": list(seeds),
+            "sets": sets,
+            "dev_sets": [s for s in sets if s.startswith(DEV_PREFIX)],
+            "runs": {
+                v: {
+                    k: {
+                        "folder": r["folder"],
+                        "reused": r["reused"],
+                        "best_epoch": r["metrics"].get("best_epoch"),
+                    }
+                    for k, r in runs[v].items()
+                }
+                for v in variants
+            },  # fmt: skip
+            "results": results,
+            "overall": overall,
+            "overall_sets": [s for s in sets if not s.startswith(DEV_PREFIX)] or sets,
+            "baseline": baseline,
+            "baseline_rule": rule,
+            "best": best,
+            "significance": {
+                "baseline": baseline,
+                "bootstrap": {
+                    "method": boot_method,
+                    "n_resamples": n_resamples,
+                    "seed": BOOTSTRAP_SEED,
+                    "results": bootstrap,
+                },
+                "tukey_hsd": {"method": tukey_method, "note": tukey_note, "results": tukey},
+            },
+        }
+    )
+    cost = _cost(variants, runs, baseline)
+    if cost is not None:
+        out["cost"] = cost
+    return out
 
 
 # ------------------------------------------------------------------------------------------- probes
@@ -607,8 +940,9 @@ def _p(v: float | None) -> str:
 def _tables(result: Mapping[str, Any]) -> list[tuple[str, str, list[str], list[list[str]]]]:
     """(title, note, header, rows) of every table in compare.md / compare.html."""
     sets, variants = result["sets"], result["variants"]
+    task = _task_of_result(result)
     tables = []
-    for metric, name in (("macro_f1", "Macro-F1"), ("accuracy", "Accuracy")):
+    for metric, name in task.tables:
         rows = []
         for v in variants:
             tag = " (baseline)" if v == result["baseline"] else ""
@@ -643,7 +977,7 @@ def _tables(result: Mapping[str, Any]) -> list[tuple[str, str, list[str], list[l
             )
     note = (
         f"Against the baseline {sig['baseline']!r} ({result['baseline_rule']}). Δ and the 95% interval "
-        f"are macro-F1 points. Bootstrap: {sig['bootstrap']['method']}; {sig['bootstrap']['n_resamples']} "
+        f"are {task.primary_name} points. Bootstrap: {sig['bootstrap']['method']}; {sig['bootstrap']['n_resamples']} "
         f"resamples. Tukey: {sig['tukey_hsd']['method']}"
         + (f" ({sig['tukey_hsd']['note']})" if sig["tukey_hsd"]["note"] else "")
         + "."
@@ -652,10 +986,19 @@ def _tables(result: Mapping[str, Any]) -> list[tuple[str, str, list[str], list[l
         (
             f"Significance against {sig['baseline']}",
             note,
-            ["variant", "set", "Δ macro-F1", "95% CI", "p (bootstrap, one-sided)", "p (Tukey HSD)"],
+            [
+                "variant",
+                "set",
+                f"Δ {task.primary_name}",
+                "95% CI",
+                "p (bootstrap, one-sided)",
+                "p (Tukey HSD)",
+            ],
             rows,
         )
     )
+    if result.get("cost"):
+        tables.append(_cost_table(result["cost"]))
     pr = result.get("probe")
     if pr:
         rows = []
@@ -682,12 +1025,55 @@ def _tables(result: Mapping[str, Any]) -> list[tuple[str, str, list[str], list[l
     return tables
 
 
+def _cost_table(cost: Mapping[str, Any]) -> tuple[str, str, list[str], list[list[str]]]:
+    ref = cost["reference"]
+
+    def num(v: float | None, digits: int) -> str:
+        return "–" if v is None else f"{v:,.{digits}f}"
+
+    def ratio(v: float | None) -> str:
+        return "–" if v is None else f"{v:.2f}×"
+
+    rows = []
+    for v, c in cost["variants"].items():
+        r = c.get("ratio") or {}
+        rows.append(
+            [
+                v,
+                num(c.get("seconds_per_epoch"), 1),
+                ratio(r.get("seconds_per_epoch")),
+                num(c.get("peak_rss_mib"), 0),
+                ratio(r.get("peak_rss_mib")),
+                num(c.get("trainable_parameters"), 0),
+                ratio(r.get("trainable_parameters")),
+                num(c.get("eval_seconds"), 1),
+            ]
+        )
+    note = (
+        f"Means over each variant's runs of metrics.json's cost; ratios are to {ref!r}. Peak RSS is the "
+        "training process's peak resident memory when the run ended (runs trained one after another in "
+        "the same process carry the earlier runs' peak)."
+    )
+    header = [
+        "variant",
+        "s / epoch",
+        f"× {ref}",
+        "peak RSS MiB",
+        f"× {ref}",
+        "trainable parameters",
+        f"× {ref}",
+        "eval s",
+    ]
+    return ("Cost", note, header, rows)
+
+
 def _headline(result: Mapping[str, Any]) -> str:
-    best, base = result["best"], result["baseline"]
-    score = result["overall"][best]["macro_f1"]
-    text = f"Best variant: {best} (mean macro-F1 {_pct(score)}% over {', '.join(result['overall_sets'])})"
+    task = _task_of_result(result)
+    best, base, metric = result["best"], result["baseline"], task.primary
+    score = result["overall"][best][metric]
+    text = f"Best variant: {best} (mean {task.primary_name} {_pct(score)}% over {', '.join(result['overall_sets'])})"
     if best != base:
-        text += f"; baseline for the tests: {base} ({_pct(result['overall'][base]['macro_f1'])}%)"
+        text += f"; baseline for the tests: {base} ({_pct(result['overall'][base][metric])}%)"
     return text + "."
 
 

@@ -32,7 +32,10 @@ import yaml
 
 __all__ = [
     "VARIANTS",
+    "TOKEN_VARIANTS",
+    "TASKS",
     "METRICS",
+    "TOKEN_METRICS",
     "POOLINGS",
     "PROVIDERS",
     "LABELLED_KEYS",
@@ -63,6 +66,22 @@ PROVIDERS = ("none", "given", "dictionary", "hf")
 TRANSLATED_VARIANTS = ("tr", "tl", "en+tr+tl")
 # variants that align each example with its translation: a provider or a parallel corpus will do
 JOINT_VARIANTS = ("joint", "joint-ts")
+
+TASKS = ("classification", "token-classification")
+# token classification (NER, POS): the plain tagger, the CoSDA-ML code-switching baseline, and PhoneXL
+# built up one piece at a time: word-level inputs without phonemes, + phonemic embeddings, + each
+# objective, and the full method (see docs/token_classification.md)
+TOKEN_VARIANTS = ("plain", "cosda", "words", "pe", "align", "mlm", "xmlm", "full")
+PHONEMIC_VARIANTS = ("pe", "align", "mlm", "xmlm", "full")
+DICTIONARY_VARIANTS = ("cosda", "xmlm", "full")
+# auto: entity F1 (strict IOB2) for NER data, token accuracy for tag sets like UPOS
+TOKEN_METRICS = ("auto", "f1", "f1_conlleval", "accuracy", "macro_f1")
+HEADS = ("linear", "crf")
+WORD_POOLINGS = ("first", "mean")
+IPA_SOURCES = ("data", "regenerate")
+# keys of a token-level set (data.train, data.dev, evaluate entries of a token-classification recipe)
+TOKEN_SET_KEYS = ("path", "format", "lang", "view", "name", "limit", "skip", "column", "ipa")
+TOKEN_FORMATS = ("auto", "conllu", "conll", "phonexl")
 
 # keys of a labelled-set mapping (data.train, data.dev, evaluate entries)
 LABELLED_KEYS = ("path", "text", "label", "labels_path", "format", "lang", "view", "name", "limit")
@@ -131,6 +150,24 @@ class MethodConfig:
     betas: tuple[float, float, float] = (1.0, 1.0, 1.0)
     freeze_layers: int = 8
     freeze_embeddings: bool = True
+    # token classification only (task: token-classification); defaults are the paper's PAN-X zh->vi
+    # row of Table 5 (PhoneXL) and a CRF head as the paper uses
+    head: str = "crf"  # linear | crf
+    word_pooling: str = "first"  # first | mean: subwords -> word vectors (plain and cosda)
+    lambda_align: float = 0.01
+    beta_mlm: float = 0.01
+    gamma_xmlm: float = 0.01
+    mask_ratio: float = 0.2
+    cs_ratio: float = 0.4
+    dictionary: str | None = (
+        None  # muse:zh-vi (bridged through English when needed) | phonexl:PATH:zh-vi | PATH
+    )
+    extend_vocabulary: bool = True  # add the IPA symbols the tokenizer lacks (the paper's extension)
+    language_embedding: bool = True
+    ipa: str = "data"  # data: the files' IPA column when present | regenerate: always from the views layer
+
+    def token_dict(self) -> dict:
+        return {f: getattr(self, f) for f in TOKEN_METHOD_FIELDS}
 
     def freeze_plan(self) -> tuple[bool, int]:
         """``(freeze the embeddings?, number of bottom encoder layers frozen)``.
@@ -141,6 +178,21 @@ class MethodConfig:
         if self.freeze_layers < 0:
             return False, 0
         return self.freeze_embeddings, self.freeze_layers
+
+
+TOKEN_METHOD_FIELDS = (
+    "head",
+    "word_pooling",
+    "lambda_align",
+    "beta_mlm",
+    "gamma_xmlm",
+    "mask_ratio",
+    "cs_ratio",
+    "dictionary",
+    "extend_vocabulary",
+    "language_embedding",
+    "ipa",
+)
 
 
 @dataclass
@@ -163,6 +215,7 @@ class TrainConfig:
 @dataclass(kw_only=True)
 class Recipe:
     name: str
+    task: str = "classification"
     model: ModelConfig = field(default_factory=ModelConfig)
     views: ViewsConfig = field(default_factory=ViewsConfig)
     data: DataConfig
@@ -188,6 +241,7 @@ class Recipe:
         translation = self.views.translation
         out: dict[str, Any] = {
             "name": self.name,
+            **({"task": self.task} if self.task != "classification" else {}),
             "seed": self.seed,
             "model": {
                 "spec": self.model.spec,
@@ -212,6 +266,9 @@ class Recipe:
                 "betas": list(self.method.betas),
                 "freeze_layers": self.method.freeze_layers,
                 "freeze_embeddings": self.method.freeze_embeddings,
+                # token-only keys stay out of sentence recipes, whose dumps (and so the
+                # fingerprints that resume runs and reuse finished ones) are unchanged
+                **(self.method.token_dict() if self.task == "token-classification" else {}),
             },
             "train": {f.name: getattr(self.train, f.name) for f in fields(TrainConfig)},
             "evaluate": copy.deepcopy(self.evaluate),
@@ -237,6 +294,7 @@ _SECTIONS: dict[str, type] = {
 }
 TOP_KEYS = (
     "name",
+    "task",
     "seed",
     "model",
     "views",
@@ -594,6 +652,33 @@ class _Checker:
             self.integer((*path, "limit"), out["limit"], minimum=1, optional=True)
         return out
 
+    def token_set(self, path: tuple, value: Any) -> dict:
+        """A token-level set (``task: token-classification``): a path, or a mapping with ``path`` and
+        optionally ``format``, ``lang``, ``view``, ``name``, ``skip`` / ``limit`` (sentences, in file
+        order: ``skip`` drops the first ones, so one file splits into training and held-out parts),
+        ``column`` (CoNLL-U: upos | xpos | deprel) and ``ipa`` (data | regenerate)."""
+        if isinstance(value, str):
+            value = {"path": value}
+        out = self.mapping(path, value, what="a token-level set: a path, or a mapping with a `path` key")
+        self.known(path, out, TOKEN_SET_KEYS)
+        if "path" not in out:
+            raise self.fail(path, "a token-level set needs a `path` (a .conllu, CoNLL or PhoneXL .tsv file)")
+        self.string((*path, "path"), out["path"])
+        for key in ("lang", "view", "name"):
+            if key in out:
+                self.string((*path, key), out[key], optional=True)
+        if "format" in out:
+            self.choice((*path, "format"), out["format"], TOKEN_FORMATS)
+        if "column" in out:
+            self.choice((*path, "column"), out["column"], ("upos", "xpos", "deprel"))
+        if "ipa" in out:
+            self.choice((*path, "ipa"), out["ipa"], IPA_SOURCES, optional=True)
+        if "limit" in out:
+            self.integer((*path, "limit"), out["limit"], minimum=1, optional=True)
+        if "skip" in out:
+            self.integer((*path, "skip"), out["skip"], minimum=0)
+        return out
+
     def parallel_sets(self, path: tuple, value: Any) -> dict | list[dict] | None:
         """``data.parallel``: one corpus, or a list of them (each aligned with its own ``lang`` and
         romanization ``scheme``, default ``views.target_lang`` / ``views.romanize_scheme``)."""
@@ -681,6 +766,9 @@ def _build(data: Any, where: _Where, base_dir: str | Path | None) -> Recipe:
         raise c.fail(("name",), "required: give the run a name, e.g. name: hi-sentiment")
     name = c.string(("name",), top["name"])
     seed = c.integer(("seed",), top.get("seed", 0))
+    task = c.choice(("task",), top.get("task", "classification"), TASKS)
+    tokens = task == "token-classification"
+    labelled = c.token_set if tokens else c.labelled
 
     sec = {s: c.mapping((s,), top.get(s), what=f"the {s} section (a mapping)") for s in _SECTIONS}
     for s, cls in _SECTIONS.items():
@@ -713,8 +801,8 @@ def _build(data: Any, where: _Where, base_dir: str | Path | None) -> Recipe:
             "required: the labelled training set, e.g. data: {train: {path: train.tsv, text: text, label: label}}",
         )
     data_cfg = DataConfig(
-        train=c.labelled(("data", "train"), d["train"]),
-        dev=None if d.get("dev") is None else c.labelled(("data", "dev"), d["dev"]),
+        train=labelled(("data", "train"), d["train"]),
+        dev=None if d.get("dev") is None else labelled(("data", "dev"), d["dev"]),
         parallel=c.parallel_sets(("data", "parallel"), d.get("parallel")),
     )
 
@@ -725,12 +813,37 @@ def _build(data: Any, where: _Where, base_dir: str | Path | None) -> Recipe:
             ("method", "betas"),
             f"expected three non-negative numbers [b1, b2, b3] (weights of L_ts, L_tr, L_tl), got {_show(betas)}",
         )
+    if not tokens:
+        for key in TOKEN_METHOD_FIELDS:
+            if key in me:
+                raise c.fail(
+                    ("method", key), f"`{key}` is for token classification; add task: token-classification"
+                )
+    mpath = ("method",)
     method = MethodConfig(
-        variant=c.choice(("method", "variant"), me.get("variant", "joint-ts"), VARIANTS),
+        variant=c.choice(
+            ("method", "variant"),
+            me.get("variant", "plain" if tokens else "joint-ts"),
+            TOKEN_VARIANTS if tokens else VARIANTS,
+        ),
         alpha=c.number(("method", "alpha"), me.get("alpha", 0.3), minimum=0),
         betas=tuple(c.number(("method", "betas", i), b, minimum=0) for i, b in enumerate(betas)),  # type: ignore[arg-type]
-        freeze_layers=c.integer(("method", "freeze_layers"), me.get("freeze_layers", 8), minimum=-1),
+        # a tagger fine-tunes every layer by default (the PhoneXL paper does); sentence recipes freeze 8
+        freeze_layers=c.integer(
+            ("method", "freeze_layers"), me.get("freeze_layers", 0 if tokens else 8), minimum=-1
+        ),
         freeze_embeddings=c.boolean(("method", "freeze_embeddings"), me.get("freeze_embeddings", True)),
+        head=c.choice((*mpath, "head"), me.get("head", "crf"), HEADS),
+        word_pooling=c.choice((*mpath, "word_pooling"), me.get("word_pooling", "first"), WORD_POOLINGS),
+        lambda_align=c.number((*mpath, "lambda_align"), me.get("lambda_align", 0.01), minimum=0),
+        beta_mlm=c.number((*mpath, "beta_mlm"), me.get("beta_mlm", 0.01), minimum=0),
+        gamma_xmlm=c.number((*mpath, "gamma_xmlm"), me.get("gamma_xmlm", 0.01), minimum=0),
+        mask_ratio=c.number((*mpath, "mask_ratio"), me.get("mask_ratio", 0.2), minimum=0, below=1),
+        cs_ratio=c.number((*mpath, "cs_ratio"), me.get("cs_ratio", 0.4), minimum=0, below=1.000001),
+        dictionary=c.string((*mpath, "dictionary"), me.get("dictionary"), optional=True),
+        extend_vocabulary=c.boolean((*mpath, "extend_vocabulary"), me.get("extend_vocabulary", True)),
+        language_embedding=c.boolean((*mpath, "language_embedding"), me.get("language_embedding", True)),
+        ipa=c.choice((*mpath, "ipa"), me.get("ipa", "data"), IPA_SOURCES),
     )
 
     tr = sec["train"]
@@ -742,7 +855,11 @@ def _build(data: Any, where: _Where, base_dir: str | Path | None) -> Recipe:
         weight_decay=c.number(("train", "weight_decay"), tr.get("weight_decay", 0.01), minimum=0),
         warmup_ratio=c.number(("train", "warmup_ratio"), tr.get("warmup_ratio", 0.1), minimum=0, below=1),
         patience=c.integer(("train", "patience"), tr.get("patience", 2), minimum=0),
-        metric=c.choice(("train", "metric"), tr.get("metric", "macro_f1"), METRICS),
+        metric=c.choice(
+            ("train", "metric"),
+            tr.get("metric", "auto" if tokens else "macro_f1"),
+            TOKEN_METRICS if tokens else METRICS,
+        ),
         max_steps=c.integer(("train", "max_steps"), tr.get("max_steps"), minimum=1, optional=True),
         grad_clip=c.number(("train", "grad_clip"), tr.get("grad_clip", 1.0), minimum=0),
         device=c.string(("train", "device"), tr.get("device"), optional=True),
@@ -769,13 +886,31 @@ def _build(data: Any, where: _Where, base_dir: str | Path | None) -> Recipe:
         ev = []
     if not isinstance(ev, list):
         raise c.fail(("evaluate",), f"expected a list of labelled sets (paths or mappings), got {_show(ev)}")
-    evaluate = [c.labelled(("evaluate", i), e) for i, e in enumerate(ev)]
+    evaluate = [labelled(("evaluate", i), e) for i, e in enumerate(ev)]
     probe = c.probe(("probe",), top.get("probe"))
 
-    # the data each variant needs
     variant_path = ("method", "variant")
+    if tokens:
+        if data_cfg.parallel is not None:
+            raise c.fail(
+                ("data", "parallel"), "token-classification recipes take no parallel corpus; remove it"
+            )
+        if method.variant in DICTIONARY_VARIANTS:
+            if method.dictionary is None:
+                raise c.fail(
+                    ("method", "dictionary"),
+                    f"variant {method.variant!r} code-switches training words with a bilingual dictionary: "
+                    "set method.dictionary, e.g. muse:zh-vi (bridged through English) or phonexl:PATH:zh-vi",
+                )
+            if views.target_lang is None:
+                raise c.fail(
+                    ("views", "target_lang"),
+                    f"required for variant {method.variant!r}: the language words are switched into, e.g. vi",
+                )
+        # (word_pooling shapes plain and cosda only: PhoneXL's word-level inputs are always mean-pooled)
+    # the data each sentence-classification variant needs
     has_provider = translation.provider != "none"
-    if method.variant in TRANSLATED_VARIANTS and not has_provider:
+    if not tokens and method.variant in TRANSLATED_VARIANTS and not has_provider:
         extra = (
             " (data.parallel is not enough: its pairs carry no labels, and this variant trains the "
             "task on translated labelled examples)"
@@ -787,14 +922,14 @@ def _build(data: Any, where: _Where, base_dir: str | Path | None) -> Recipe:
             f"variant {method.variant!r} trains on labelled translations of data.train, so it needs "
             f"views.translation.provider set to given, dictionary or hf{extra}",
         )
-    if method.variant in JOINT_VARIANTS and not has_provider and data_cfg.parallel is None:
+    if not tokens and method.variant in JOINT_VARIANTS and not has_provider and data_cfg.parallel is None:
         raise c.fail(
             variant_path,
             f"variant {method.variant!r} needs target-language text to align with: add views.translation "
             "(provider: given, dictionary or hf) or a parallel corpus under data.parallel "
             "(src: ..., tgt: ...); or use variant: en",
         )
-    if method.variant != "en" and views.target_lang is None:
+    if not tokens and method.variant != "en" and views.target_lang is None:
         raise c.fail(
             ("views", "target_lang"),
             f"required for variant {method.variant!r}: the language code of the translations and "
@@ -809,6 +944,7 @@ def _build(data: Any, where: _Where, base_dir: str | Path | None) -> Recipe:
 
     recipe = Recipe(
         name=name,  # type: ignore[arg-type]
+        task=task,  # type: ignore[arg-type]
         model=model,
         views=views,
         data=data_cfg,

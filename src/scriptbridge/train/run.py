@@ -94,6 +94,10 @@ def _prepare_output(output: Path, recipe: Any, overwrite: bool) -> bool:
 
 def train(recipe: Any, output: str | Path, *, overwrite: bool = False, progress: bool = True) -> TrainResult:
     """Run ``recipe`` into ``output`` (resuming an unfinished run of the same recipe there)."""
+    if getattr(recipe, "task", "classification") == "token-classification":
+        from scriptbridge.train.tokens import train_tokens
+
+        return train_tokens(recipe, output, overwrite=overwrite, progress=progress)
     from scriptbridge.models import load_encoder
     from scriptbridge.objectives import ClassificationLoss, TeacherStudentLoss
     from scriptbridge.objectives.classification import ClassificationHead

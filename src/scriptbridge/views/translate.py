@@ -225,32 +225,15 @@ class DictionaryTranslator:
         self.last_unknown: Counter[str] = Counter()
 
     def _load(self) -> dict[str, str]:
-        try:
-            text = self.path.read_text(encoding="utf-8-sig")  # utf-8-sig drops a BOM
-        except UnicodeDecodeError as e:
-            line = self.path.read_bytes()[: e.start].count(b"\n") + 1
-            raise TranslationError(
-                f"{self.path}:{line}: not valid UTF-8; re-encode the dictionary as UTF-8"
-            ) from e
+        from scriptbridge.views.code_switch import DictionaryError, read_muse_pairs
+
         entries: dict[str, str] = {}
-        for lineno, raw in enumerate(text.splitlines(), start=1):
-            line = raw.strip().lstrip("\ufeff")
-            if not line or line.startswith("#"):
-                continue
-            if "\t" in line:
-                src, _, tgt = line.partition("\t")
-            else:
-                parts = line.split(None, 1)
-                src, tgt = (parts[0], parts[1]) if len(parts) == 2 else (line, "")
-            src, tgt = src.strip(), tgt.strip()
-            if not src or not tgt:
-                raise TranslationError(
-                    f"{self.path}:{lineno}: expected 'source<TAB>target' (or a space between), got {raw!r}; "
-                    "fix or delete that line"
-                )
-            if self.lowercase:
-                src = src.lower()
-            entries.setdefault(src, tgt)
+        try:
+            for src, tgt in read_muse_pairs(self.path):
+                # the first translation of a word wins
+                entries.setdefault(src.lower() if self.lowercase else src, tgt)
+        except DictionaryError as e:
+            raise TranslationError(str(e)) from None
         if not entries:
             raise TranslationError(f"{self.path}: the dictionary is empty")
         return entries
