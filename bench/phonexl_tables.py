@@ -98,9 +98,37 @@ def load(folder: Path) -> dict[str, Any]:
     if not path.is_file():
         raise TableError(f"{path} not found (run scriptbridge compare -o {folder} first)")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        report = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise TableError(f"cannot read {path}: {exc}") from None
+    if report.get("scheme") == "tags":
+        add_seqeval_pos_f1(report, path.resolve().parent)
+    return report
+
+
+def add_seqeval_pos_f1(report: dict[str, Any], root: Path) -> None:
+    """``f1_seqeval`` (seqeval's default F1 on raw POS tags, the "POS F1" of the PhoneXL paper) per
+    variant and set, from each run's predictions.json, where compare.json does not have it."""
+    import statistics
+
+    from scriptbridge.evaluate.token_metrics import seqeval_tag_f1
+
+    for variant, runs in (report.get("runs") or {}).items():
+        values: dict[str, list[float]] = {}
+        for run in runs.values():
+            path = root / run["folder"] / "predictions.json"
+            if not path.is_file():
+                return  # runs moved away: leave the metric out rather than average a subset
+            for name, sets in json.loads(path.read_text(encoding="utf-8")).items():
+                values.setdefault(name, []).append(seqeval_tag_f1(sets["gold"], sets["pred"]))
+        for name, vals in values.items():
+            entry = report["results"].get(variant, {}).get(name)
+            if entry is not None and "f1_seqeval" not in entry:
+                entry["f1_seqeval"] = {
+                    "mean": statistics.fmean(vals),
+                    "std": statistics.stdev(vals) if len(vals) > 1 else 0.0,
+                    "values": vals,
+                }
 
 
 def side_sets(report: dict[str, Any]) -> dict[str, str]:
@@ -261,8 +289,8 @@ def cost_table(reports: dict[tuple[str, str], dict[str, Any]]) -> str:
     against = " / ".join(f"`{r}`" for r in refs)
     return "\n".join(
         [
-            f"**Cost** (means over seeds; × = ratio to {against} of the same recipe; peak RSS is the training "
-            "process's peak so far, so runs trained later in one process carry earlier peaks):",
+            f"**Cost** (means over seeds; × = ratio to {against} of the same recipe; peak RSS is each run's own "
+            "peak resident memory, reset when the run starts on Linux):",
             "",
             "| recipe | variant | s / epoch | × | peak RSS MiB | × | trainable parameters | × |",
             "|---|---|---:|---:|---:|---:|---:|---:|",
@@ -294,7 +322,12 @@ def main(argv: list[str] | None = None) -> int:
     for _, _, option, title in RECIPES:
         ap.add_argument(option, type=Path, metavar="DIR", help=f"compare output folder of {title}")
     ap.add_argument("--ner-metric", default=None, help="NER score to show (default: the primary, f1)")
-    ap.add_argument("--pos-metric", default=None, help="POS score to show (default: the primary, accuracy)")
+    ap.add_argument(
+        "--pos-metric",
+        default=None,
+        help="POS score to show (default: the primary, accuracy; f1_seqeval = the paper's POS F1, "
+        "computed from the runs' predictions.json)",
+    )
     ap.add_argument("--output", type=Path, default=None, help="write the Markdown here (atomically)")
     args = ap.parse_args(argv)
     reports = {}
@@ -308,7 +341,9 @@ def main(argv: list[str] | None = None) -> int:
         metrics = {"ner": args.ner_metric, "pos": args.pos_metric}
         for (task, _), report in reports.items():
             metric = metrics[task] or primary(report)
-            scores = report.get("scores") or []
+            scores = list(report.get("scores") or [])
+            if any(metric in sets for r in report["results"].values() for sets in r.values()):
+                scores.append(metric)  # added from the runs' predictions (f1_seqeval)
             if scores and metric not in scores:
                 raise TableError(f"{report['recipe']} has no {metric!r}; its scores: {', '.join(scores)}")
         text = render(reports, metrics)

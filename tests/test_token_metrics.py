@@ -334,3 +334,44 @@ def test_real_ner_against_seqeval(relative, limit):
     # a perfect tagger scores 1 in both modes
     perfect = token_classification_metrics(data.labels, data.labels)
     assert perfect["f1"] == 1.0 and perfect["f1_conlleval"] == 1.0 and perfect["accuracy"] == 1.0
+
+
+UPOS = ["NOUN", "VERB", "ADJ", "ADP", "PUNCT", "SCONJ", "SYM", "INTJ", "PROPN", "X", "O", "B-PER", "I-PER"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.integers(min_value=1, max_value=7).flatmap(
+            lambda n: st.tuples(
+                st.lists(st.sampled_from(UPOS), min_size=n, max_size=n),
+                st.lists(st.sampled_from(UPOS), min_size=n, max_size=n),
+            )
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_seqeval_tag_f1_equals_seqeval_on_raw_tags(pairs) -> None:
+    """The "POS F1" of XTREME / PhoneXL: seqeval's default mode applied to un-prefixed tags."""
+    from seqeval.metrics import f1_score
+
+    from scriptbridge.evaluate.token_metrics import seqeval_tag_f1
+
+    gold = [list(g) for g, _ in pairs]
+    pred = [list(p) for _, p in pairs]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = f1_score(gold, pred)
+    assert seqeval_tag_f1(gold, pred) == pytest.approx(expected, abs=1e-9)
+
+
+def test_seqeval_tag_f1_merges_runs_of_one_tag() -> None:
+    from scriptbridge.evaluate.token_metrics import seqeval_tag_f1, tag_scores
+
+    gold = [["NOUN", "NOUN", "VERB"]]
+    # one token wrong splits the NOUN run: of the 2 gold chunks only VERB is found among 3 predicted
+    assert seqeval_tag_f1(gold, [["NOUN", "ADJ", "VERB"]]) == pytest.approx(
+        2 * (1 / 3) * (1 / 2) / (1 / 3 + 1 / 2)
+    )
+    assert tag_scores(gold, gold)["f1_seqeval"] == 1.0

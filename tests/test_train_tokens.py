@@ -295,3 +295,36 @@ def test_cli_train_prints_entity_scores(tmp_path: Path, tiny_encoder_dir: Path) 
         ],
     )
     assert r.exit_code != 0 and "bad.tsv" in r.output
+
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.mark.slow
+def test_phonexl_recipe_on_real_data_with_the_embedded_encoder(tmp_path: Path) -> None:
+    """The shipped PhoneXL recipe end to end on the PhoneXL data and e5 (a few steps): the IPA
+    vocabulary extension, the bridged MUSE dictionary and every objective on real inputs."""
+    if not (SHARED / "cjkv_phonemic").is_dir() or not (SHARED / "muse").is_dir():
+        pytest.skip(f"the PhoneXL data or MUSE is not in {SHARED}")
+    from scriptbridge.train.recipe import load_recipe
+    from scriptbridge.train.run import train
+
+    recipe = load_recipe(
+        "phonexl_pos_zh_vi",
+        [
+            "data.train.limit=24",
+            "data.dev.limit=8",
+            "evaluate.0.limit=8",
+            "evaluate.1.limit=8",
+            "train.epochs=1",
+            "train.batch_size=8",
+            "train.precision=fp32",
+        ],
+    )
+    result = train(recipe, tmp_path / "out", progress=False)
+    history = result.metrics["history"][0]
+    assert {"task", "L_align", "L_MLM", "L_XMLM"} <= set(history)
+    assert result.metrics["scheme"] == "tags" and result.metrics["dictionary"].startswith("MUSE zh-en")
+    assert set(result.metrics["sets"]) >= {"zh test (source)", "vi test (target)"}
+    saved = json.loads((tmp_path / "out" / "model" / "phonemic" / "phonemic_encoder.json").read_text("utf-8"))
+    assert saved["added_ipa_symbols"] and saved["languages"][:2] == ["zh", "vi"]

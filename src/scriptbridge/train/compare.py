@@ -1050,9 +1050,9 @@ def _cost_table(cost: Mapping[str, Any]) -> tuple[str, str, list[str], list[list
             ]
         )
     note = (
-        f"Means over each variant's runs of metrics.json's cost; ratios are to {ref!r}. Peak RSS is the "
-        "training process's peak resident memory when the run ended (runs trained one after another in "
-        "the same process carry the earlier runs' peak)."
+        f"Means over each variant's runs of metrics.json's cost; ratios are to {ref!r}. Peak RSS is each run's "
+        "peak resident memory (on Linux the peak is reset when a run starts, so runs trained one after "
+        "another in one process each report their own; elsewhere it is the process's peak so far)."
     )
     header = [
         "variant",

@@ -24,7 +24,7 @@ import random
 import resource
 import shutil
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -223,7 +223,6 @@ class TokenTrainingData:
     labels: list[list[int]]
     ipa: list[list[str]] | None
     lang_id: int
-    switched: dict[int, Any] = field(default_factory=dict)
 
 
 def _label_tensor(labels: list[list[int]], width: int) -> torch.Tensor:
