@@ -144,14 +144,15 @@ def tag_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> 
     }
 
 
-def _raw_tag_chunks(labels: Sequence[str], sentence: int) -> set[tuple[int, str, int, int]]:
+def _raw_tag_chunks(labels: Sequence[str]) -> set[tuple[str, int, int]]:
     """The chunks seqeval's default mode finds in a sequence of arbitrary labels.
 
     seqeval reads any label as prefix = its first character and type = the rest after an optional
     '-', then applies the conlleval chunk rules. For un-prefixed POS tags that makes a chunk of each
     run of one tag ("NOUN NOUN VERB" = two chunks), except that tags starting with B or S (none in
-    UPOS but SCONJ, SYM) open a chunk at every token. Sentences never share a chunk."""
-    chunks: set[tuple[int, str, int, int]] = set()
+    UPOS but SCONJ, SYM) open a chunk at every token, and one-letter tags like X (type "_", the same
+    as O's) never open one, so a chunk can reach back to an earlier start: reproduced as is."""
+    chunks: set[tuple[str, int, int]] = set()
     prev_tag, prev_type, begin = "O", "", 0
     for i, label in enumerate([*labels, "O"]):
         tag = label[0] if label else "O"
@@ -162,7 +163,7 @@ def _raw_tag_chunks(labels: Sequence[str], sentence: int) -> set[tuple[int, str,
             or (prev_tag not in ("O", ".") and prev_type != kind)
         )
         if ends:
-            chunks.add((sentence, prev_type, begin, i - 1))
+            chunks.add((prev_type, begin, i - 1))
         starts = (
             tag in ("B", "S")
             or (prev_tag in ("E", "S", "O") and tag in ("E", "I"))
@@ -176,14 +177,12 @@ def _raw_tag_chunks(labels: Sequence[str], sentence: int) -> set[tuple[int, str,
 
 def seqeval_tag_f1(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> float:
     """Micro F1 over :func:`_raw_tag_chunks`: what ``seqeval.metrics.f1_score`` returns on raw POS
-    tags. XTREME's and PhoneXL's scripts report this as "POS F1"; it is here only to put numbers
-    next to theirs (token accuracy and per-tag F1 are the meaningful POS scores)."""
+    tags (its sentences joined with an ``O`` after each, as seqeval does). XTREME's and PhoneXL's
+    scripts report this as "POS F1"; it is here only to put numbers next to theirs (token accuracy and
+    per-tag F1 are the meaningful POS scores)."""
     _check_shapes(gold, pred)
-    true: set = set()
-    found: set = set()
-    for i, (g, p) in enumerate(zip(gold, pred, strict=True)):
-        true |= _raw_tag_chunks(g, i)
-        found |= _raw_tag_chunks(p, i)
+    true = _raw_tag_chunks([label for sentence in gold for label in [*sentence, "O"]])
+    found = _raw_tag_chunks([label for sentence in pred for label in [*sentence, "O"]])
     return _prf(len(true & found), len(found), len(true))["f1"]
 
 
