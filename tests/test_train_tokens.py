@@ -328,3 +328,19 @@ def test_phonexl_recipe_on_real_data_with_the_embedded_encoder(tmp_path: Path) -
     assert set(result.metrics["sets"]) >= {"zh test (source)", "vi test (target)"}
     saved = json.loads((tmp_path / "out" / "model" / "phonemic" / "phonemic_encoder.json").read_text("utf-8"))
     assert saved["added_ipa_symbols"] and saved["languages"][:2] == ["zh", "vi"]
+
+
+def test_lone_sentencepiece_markers_do_not_stand_for_their_word() -> None:
+    """XLM-R-style tokenizers split CJK words as ["▁", "東京"]: the bare marker leaves the word's
+    pooling when the word has other pieces, and stays when it is all there is."""
+    import torch
+
+    from scriptbridge.train.tokens import without_bare_markers
+
+    marker = 6
+    # <s> ▁我们 | ▁ 喜欢 | ▁ 绿 茶 </s>   and   <s> ▁ 東京 | ▁ に | ▁(alone) </s>
+    word_ids = torch.tensor([[-1, 0, 1, 1, 2, 2, 2, -1], [-1, 0, 0, 1, 1, 2, -1, -1]])
+    input_ids = torch.tensor([[0, 10, 6, 11, 6, 12, 13, 2], [0, 6, 14, 6, 15, 6, 2, 1]])
+    out = without_bare_markers(word_ids, input_ids, marker)
+    assert out.tolist() == [[-1, 0, -1, 1, -1, 2, 2, -1], [-1, -1, 0, -1, 1, 2, -1, -1]]
+    assert without_bare_markers(word_ids, input_ids, None) is word_ids  # WordPiece: no marker

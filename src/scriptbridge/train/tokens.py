@@ -178,20 +178,47 @@ class TokenModel(nn.Module):
             return_tensors="pt",
         )
         word_ids = word_ids_tensor([enc.word_ids(i) for i in range(len(words))], enc["input_ids"].shape[1])
-        device = self.device
-        hidden = self.model(
-            input_ids=enc["input_ids"].to(device), attention_mask=enc["attention_mask"].to(device)
-        ).last_hidden_state
-        n_words = max(1, max(len(w) for w in words))
-        states = pool_words(hidden, word_ids.to(device), n_words, mode=self.word_pooling)
         # words cut off by truncation have no subword: they are not trained on nor predicted
+        n_words = max(1, max(len(w) for w in words))
         seen = torch.zeros(len(words), n_words, dtype=torch.bool)
         for b in range(len(words)):
             ids = word_ids[b]
             ids = ids[ids >= 0]
             if ids.numel():
                 seen[b, : int(ids.max()) + 1] = True
+        pool_ids = without_bare_markers(word_ids, enc["input_ids"], self._bare_marker_id())
+        device = self.device
+        hidden = self.model(
+            input_ids=enc["input_ids"].to(device), attention_mask=enc["attention_mask"].to(device)
+        ).last_hidden_state
+        states = pool_words(hidden, pool_ids.to(device), n_words, mode=self.word_pooling)
         return {"word_states": states, "word_mask": seen.to(device)}
+
+    def _bare_marker_id(self) -> int | None:
+        """The id of SentencePiece's lone word-boundary piece "▁", if the tokenizer has one."""
+        if not hasattr(self, "_marker"):
+            marker = self.tokenizer.convert_tokens_to_ids("\u2581")
+            self._marker = None if marker in (None, self.tokenizer.unk_token_id) else int(marker)
+        return self._marker
+
+
+def without_bare_markers(word_ids: torch.Tensor, input_ids: torch.Tensor, marker: int | None) -> torch.Tensor:
+    """``word_ids`` with SentencePiece's lone "▁" pieces taken out of their word (-1) when the word
+    has other pieces.
+
+    Why: XLM-R-style tokenizers split most CJK words as ["▁", "東京"]; first-subword pooling would
+    then represent every such word by the same boundary piece (e5, English EWT -> Japanese PUD POS:
+    23.5% accuracy), and mean pooling would dilute it."""
+    if marker is None:
+        return word_ids
+    bare = input_ids == marker
+    if not bool(bare.any()):
+        return word_ids
+    out = word_ids.clone()
+    same_next = torch.zeros_like(bare)
+    same_next[:, :-1] = (word_ids[:, 1:] == word_ids[:, :-1]) & (word_ids[:, :-1] >= 0)
+    out[bare & same_next] = -1
+    return out
 
 
 class Objectives(nn.Module):
