@@ -534,3 +534,29 @@ def test_embedded_encoder_with_phonexl_ipa():
         out = pe(batch)
     assert out["word_states"].shape == (8, batch.seq_len - 2, 384)
     assert torch.isfinite(out["word_states"][out["word_mask"]]).all()
+
+
+def test_lone_boundary_pieces_leave_multi_piece_words() -> None:
+    """XLM-R-style tokenizers split most CJK words and IPA strings as ["▁", piece]: the lone "▁"
+    leaves a word's pieces when the word has others, and stays when it is the only one."""
+    from scriptbridge.models.phonemic import _without_marker
+
+    class Stub:
+        unk_token_id = 3
+
+        def convert_tokens_to_ids(self, token: str) -> int:
+            return 6 if token == "\u2581" else self.unk_token_id
+
+    assert _without_marker([[6, 10], [11], [6], [6, 12, 13], [10, 6]], Stub()) == [
+        [10],
+        [11],
+        [6],
+        [12, 13],
+        [10],
+    ]
+
+    class WordPiece(Stub):
+        def convert_tokens_to_ids(self, token: str) -> int:
+            return self.unk_token_id  # no boundary piece: nothing changes
+
+    assert _without_marker([[6, 10]], WordPiece()) == [[6, 10]]

@@ -321,6 +321,16 @@ def _main_language(langs: Sequence[int]) -> int:
     return Counter(langs).most_common(1)[0][0]
 
 
+def _without_marker(pieces: list[list[int]], tokenizer: Any) -> list[list[int]]:
+    """Each word's pieces without SentencePiece's lone word-boundary piece "▁" when the word has
+    others: XLM-R-style tokenizers split most CJK words (and IPA strings) as ["▁", "東京"], and a mean
+    over the pieces would be half boundary marker, the same vector for every such word."""
+    marker = tokenizer.convert_tokens_to_ids("\u2581")
+    if marker is None or marker == tokenizer.unk_token_id:
+        return pieces
+    return [[i for i in p if i != marker] if len(p) > 1 and marker in p else p for p in pieces]
+
+
 def build_word_batch(
     tokenizer: Any,
     words: Sequence[Sequence[str]],
@@ -379,9 +389,13 @@ def build_word_batch(
     n_truncated_words = sum(len(ws) - k for ws, k in zip(words, kept, strict=True))
     width = max(kept, default=0)  # words per row
     seq_len = width + 2
-    orth_pieces = _ids(tokenizer, [w for ws, k in zip(words, kept, strict=True) for w in ws[:k]])
+    orth_pieces = _without_marker(
+        _ids(tokenizer, [w for ws, k in zip(words, kept, strict=True) for w in ws[:k]]), tokenizer
+    )
     phon_pieces = (
-        _ids(tokenizer, [p for ps, k in zip(ipa, kept, strict=True) for p in ps[:k]])
+        _without_marker(
+            _ids(tokenizer, [p for ps, k in zip(ipa, kept, strict=True) for p in ps[:k]]), tokenizer
+        )
         if ipa is not None
         else []
     )
