@@ -159,22 +159,22 @@ def test_phonexl_loss_terms_all_move_the_weights(tmp_path: Path, tiny_encoder_di
 def test_killed_token_run_resumes(
     tmp_path: Path, tiny_encoder_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import scriptbridge.train.tokens as tokens_module
+    import scriptbridge.train.run as run_module
     from scriptbridge.train.run import train
 
     recipe = token_recipe(tmp_path, tiny_encoder_dir, variant="full")
     out = tmp_path / "out"
-    real_save = tokens_module.save_checkpoint
+    real_save = run_module.save_checkpoint
 
     def save_then_die(folder, **kwargs):
         real_save(folder, **kwargs)
         raise KeyboardInterrupt  # killed right after the first epoch's checkpoint
 
-    monkeypatch.setattr(tokens_module, "save_checkpoint", save_then_die)
+    monkeypatch.setattr(run_module, "save_checkpoint", save_then_die)
     with pytest.raises(KeyboardInterrupt):
         train(recipe, out, progress=False)
     assert (out / "checkpoints" / "last" / "state.json").is_file()
-    monkeypatch.setattr(tokens_module, "save_checkpoint", real_save)
+    monkeypatch.setattr(run_module, "save_checkpoint", real_save)
     resumed = train(recipe, out, progress=False)
     assert resumed.resumed and [h["epoch"] for h in resumed.metrics["history"]] == [1, 2]
     fresh = train(recipe, tmp_path / "fresh", progress=False)

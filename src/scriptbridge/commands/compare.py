@@ -72,30 +72,14 @@ def compare_cmd(
     Token recipes compare entity F1 (NER) or token accuracy (POS) against the `plain` tagger, with a
     bootstrap over sentences, and add a cost table (seconds per epoch, peak memory) against `plain`.
     """
-    from scriptbridge.models import EncoderLoadError
-    from scriptbridge.tasks.classification import LabelledDataError
-    from scriptbridge.tasks.parallel import ParallelDataError
-    from scriptbridge.tasks.tokens import TokenDataError
+    from scriptbridge.commands.train import training_errors
     from scriptbridge.train.compare import CompareError, compare
-    from scriptbridge.train.recipe import RecipeError, load_recipe
-    from scriptbridge.train.run import TrainError
-    from scriptbridge.views.code_switch import DictionaryError
-    from scriptbridge.views.translate import TranslationError
+    from scriptbridge.train.recipe import load_recipe
 
     names = [v.strip() for v in variants.split(",") if v.strip()]
     if not names:
         raise fail("--variants needs at least one variant, e.g. --variants en,joint-ts")
-    with cli_errors(
-        RecipeError,
-        TrainError,
-        CompareError,
-        LabelledDataError,
-        ParallelDataError,
-        TranslationError,
-        EncoderLoadError,
-        TokenDataError,
-        DictionaryError,
-    ):
+    with cli_errors(CompareError, *training_errors()):
         loaded = load_recipe(recipe, overrides or [])
         result = compare(
             loaded, output, variants=names, seeds=parse_seeds(seeds, loaded.seed), overwrite=overwrite

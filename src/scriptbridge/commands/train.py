@@ -60,16 +60,28 @@ def train_cmd(
 
     scriptbridge train -r my_recipe.yaml -o out/run1 --set method.variant=joint --set seed=1
     """
+    from scriptbridge.train.recipe import load_recipe
+    from scriptbridge.train.run import train
+
+    with cli_errors(*training_errors()):
+        loaded = load_recipe(recipe, overrides or [])
+        result = train(loaded, output, overwrite=overwrite)
+    print_metrics(result.metrics)
+    err_console.print(f"wrote {output}/model, metrics.json, report.md", highlight=False, markup=False)
+
+
+def training_errors() -> tuple[type[Exception], ...]:
+    """The errors a training command reports as a message (file, line, fix) instead of a traceback."""
     from scriptbridge.models import EncoderLoadError
     from scriptbridge.tasks.classification import LabelledDataError
     from scriptbridge.tasks.parallel import ParallelDataError
     from scriptbridge.tasks.tokens import TokenDataError
-    from scriptbridge.train.recipe import RecipeError, load_recipe
-    from scriptbridge.train.run import TrainError, train
+    from scriptbridge.train.recipe import RecipeError
+    from scriptbridge.train.run import TrainError
     from scriptbridge.views.code_switch import DictionaryError
     from scriptbridge.views.translate import TranslationError
 
-    with cli_errors(
+    return (
         RecipeError,
         TrainError,
         LabelledDataError,
@@ -78,11 +90,7 @@ def train_cmd(
         EncoderLoadError,
         TokenDataError,
         DictionaryError,
-    ):
-        loaded = load_recipe(recipe, overrides or [])
-        result = train(loaded, output, overwrite=overwrite)
-    print_metrics(result.metrics)
-    err_console.print(f"wrote {output}/model, metrics.json, report.md", highlight=False, markup=False)
+    )
 
 
 def print_metrics(metrics: dict) -> None:

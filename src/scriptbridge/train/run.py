@@ -316,22 +316,9 @@ def train(recipe: Any, output: str | Path, *, overwrite: bool = False, progress:
                 entry["dev"] = {k: dev[k] for k in ("accuracy", "macro_f1", "weighted_f1")}
             if heldout is not None:
                 entry["probe"] = probe_now()
-            loop["history"].append(entry)
             score = dev.get(cfg.metric) if dev else -entry["loss"]
-            if loop["best"] is None or score > loop["best"]:
-                loop.update(best=score, best_epoch=epoch + 1, bad_epochs=0)
-                _save_best(ckpt_dir / "best", stack.model, head)
-            else:
-                loop["bad_epochs"] += 1
-                stop = loop["bad_epochs"] > cfg.patience
-            loop["epoch"] = epoch + 1
-            save_checkpoint(
-                ckpt_dir / "last",
-                model=stack.model,
-                head=head,
-                optimizer=optimizer,
-                scheduler=scheduler,
-                loop=loop,
+            stop = close_epoch(
+                loop, entry, score, ckpt_dir, stack.model, head, optimizer, scheduler, cfg.patience
             )
             dev_text = f", dev {cfg.metric} {dev[cfg.metric]:.3f}" if dev else ""
             _log(
@@ -401,6 +388,36 @@ def _heldout_probe(recipe: Any, pooling: str, prefix: str) -> Any:
     return ParallelProbe(
         data.src.texts, data.tgt.texts, layers="last", pooling=pooling, prefix=prefix, name="probe"
     )
+
+
+def close_epoch(
+    loop: dict[str, Any],
+    entry: dict[str, Any],
+    score: float,
+    ckpt_dir: Path,
+    model: torch.nn.Module,
+    head: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    patience: int,
+) -> bool:
+    """The end of an epoch, for every training loop: record ``entry``, keep the best weights by
+    ``score`` (higher is better), count epochs without improvement, write the resume checkpoint.
+    Returns True when patience has run out."""
+    epoch = len(loop["history"]) + 1
+    loop["history"].append(entry)
+    stop = False
+    if loop["best"] is None or score > loop["best"]:
+        loop.update(best=score, best_epoch=epoch, bad_epochs=0)
+        _save_best(ckpt_dir / "best", model, head)
+    else:
+        loop["bad_epochs"] += 1
+        stop = loop["bad_epochs"] > patience
+    loop["epoch"] = epoch
+    save_checkpoint(
+        ckpt_dir / "last", model=model, head=head, optimizer=optimizer, scheduler=scheduler, loop=loop
+    )
+    return stop
 
 
 def _save_best(folder: Path, model: torch.nn.Module, head: torch.nn.Module) -> None:

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from scriptbridge.train.checkpoint import load_checkpoint, load_weights, save_checkpoint
+from scriptbridge.train.checkpoint import load_checkpoint, load_weights
 from scriptbridge.train.teacher_student import (
     autocast,
     epoch_batches,
@@ -266,13 +266,13 @@ def train_tokens(recipe: Any, output: str | Path, *, overwrite: bool = False, pr
     from scriptbridge.models import load_encoder
     from scriptbridge.objectives.token_classification import TokenClassificationHead
     from scriptbridge.tasks.tokens import is_iob2_labels, token_label_vocabulary
+    from scriptbridge.train import run as run_module
     from scriptbridge.train.layers import LayerStack
     from scriptbridge.train.run import (
         TrainError,
         TrainResult,
         _fused_adamw,
         _prepare_output,
-        _save_best,
         native_bf16,
         optimizer_step,
         recipe_fingerprint,
@@ -505,22 +505,9 @@ def train_tokens(recipe: Any, output: str | Path, *, overwrite: bool = False, pr
             entry["peak_rss_mib"] = round(peak_rss_mib(), 1)
             if dev:
                 entry["dev"] = {k: dev[k] for k in ("f1", "f1_conlleval", "accuracy", "macro_f1") if k in dev}
-            loop["history"].append(entry)
             score = dev.get(metric) if dev else -entry["loss"]
-            if loop["best"] is None or score > loop["best"]:
-                loop.update(best=score, best_epoch=epoch + 1, bad_epochs=0)
-                _save_best(ckpt_dir / "best", encoder.model, extras)
-            else:
-                loop["bad_epochs"] += 1
-                stop = loop["bad_epochs"] > cfg.patience
-            loop["epoch"] = epoch + 1
-            save_checkpoint(
-                ckpt_dir / "last",
-                model=encoder.model,
-                head=extras,
-                optimizer=optimizer,
-                scheduler=scheduler,
-                loop=loop,
+            stop = run_module.close_epoch(
+                loop, entry, score, ckpt_dir, encoder.model, extras, optimizer, scheduler, cfg.patience
             )
             dev_text = f", dev {metric} {dev[metric]:.3f}" if dev else ""
             _log(
