@@ -15,6 +15,7 @@ from scriptbridge import __version__
 from scriptbridge.commands.compare import compare_cmd
 from scriptbridge.commands.demo import demo_cmd
 from scriptbridge.commands.models import embed, models_app
+from scriptbridge.commands.pretrain import pretrain_cmd
 from scriptbridge.commands.probe import probe_cmd
 from scriptbridge.commands.train import train_cmd
 from scriptbridge.commands.views import detect_cmd, ipa_cmd, romanize_cmd
@@ -57,6 +58,7 @@ app.command("detect")(detect_cmd)
 app.command("embed")(embed)
 app.add_typer(models_app, name="models", help="Inspect encoders: `scriptbridge models info [SPEC]`.")
 app.command("probe")(probe_cmd)
+app.command("pretrain")(pretrain_cmd)
 app.command("train")(train_cmd)
 app.command("compare")(compare_cmd)
 app.command("demo")(demo_cmd)

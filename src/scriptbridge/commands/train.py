@@ -73,6 +73,7 @@ def train_cmd(
 def training_errors() -> tuple[type[Exception], ...]:
     """The errors a training command reports as a message (file, line, fix) instead of a traceback."""
     from scriptbridge.models import EncoderLoadError
+    from scriptbridge.models.scratch import ScratchError
     from scriptbridge.tasks.classification import LabelledDataError
     from scriptbridge.tasks.parallel import ParallelDataError
     from scriptbridge.tasks.tokens import TokenDataError
@@ -90,6 +91,7 @@ def training_errors() -> tuple[type[Exception], ...]:
         EncoderLoadError,
         TokenDataError,
         DictionaryError,
+        ScratchError,
     )
 
 

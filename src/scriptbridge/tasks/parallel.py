@@ -24,7 +24,7 @@ import numpy as np
 
 from scriptbridge.utils.tables import TableError, read_table
 
-FORMATS = ("auto", "tatoeba", "sib200", "tsv", "csv", "jsonl", "lines")
+FORMATS = ("auto", "tatoeba", "sib200", "tsv", "csv", "jsonl", "lines", "conllu")
 VIEW_KINDS = ("romanize", "ipa")
 _TATOEBA = re.compile(r"^tatoeba\.([a-z]{2,3})-([a-z]{2,3})\.([a-z]{2,3})$")
 _SIB_SPLITS = ("train", "dev", "test")
@@ -203,7 +203,7 @@ def detect_format(path: Path) -> str:
         except (OSError, UnicodeDecodeError):
             header = []
         return "sib200" if "index_id" in header and "text" in header else "tsv"
-    return {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(suffix, "lines")
+    return {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".conllu": "conllu"}.get(suffix, "lines")
 
 
 def _read_sib200(path: Path, spec: str) -> Side:
@@ -246,6 +246,20 @@ def _read_lines(path: Path, spec: str, label: str, lang: str | None) -> Side:
     if lang:
         lang, script = _lang_of(lang)
     return Side(table.texts, label, spec, lang, script, source=str(path))
+
+
+def _read_conllu(path: Path, spec: str) -> Side:
+    """A UD treebank's sentences: its ``# text = ...`` lines (one per sentence); the language from
+    the file name (``hi_pud-ud-test.conllu``)."""
+    texts: list[str] = []
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("# text ="):
+                texts.append(line[len("# text =") :].strip())
+    if not texts:
+        raise ParallelDataError(f"{path}: no '# text =' lines; is it a CoNLL-U treebank?")
+    lang, script = _lang_of(path.name.split("_")[0].split("-")[0])
+    return Side(texts, path.name, spec, lang, script, source=str(path))
 
 
 def _read_columns(path: Path, fmt: str, columns: tuple[str, ...] | None, spec: str) -> list[Side]:
@@ -297,6 +311,8 @@ def read_side_file(spec: str, fmt: str = "auto", columns: tuple[str, ...] | None
         return [_read_lines(path, spec, lang or path.name, lang)]
     if form == "lines":
         return [_read_lines(path, spec, path.name, None)]
+    if form == "conllu":
+        return [_read_conllu(path, spec)]
     return _read_columns(path, form, columns, spec)
 
 

@@ -170,8 +170,18 @@ class PackedTop:
         return module(x)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.forward_capture(x, lengths)[0]
+
+    def forward_capture(
+        self, x: torch.Tensor, lengths: torch.Tensor, capture: set[int] | frozenset[int] = frozenset()
+    ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """:meth:`forward`, plus the states after each layer number in ``capture`` (1-based over the
+        whole model, so layer ``k`` is the output of the model's k-th layer; ``start`` = the input)."""
+        states: dict[int, torch.Tensor] = {}
+        if self.start in capture:
+            states[self.start] = x
         if not self.layers:
-            return x
+            return x, states
         batch = int(lengths.numel())
         width = int(lengths.max())
         # where each packed token sits in the padded [batch * width] layout
@@ -183,9 +193,11 @@ class PackedTop:
         keep = torch.zeros(batch * width, dtype=torch.bool, device=x.device)
         keep[where] = True
         attn_mask = keep.view(batch, 1, 1, width)
-        for layer in self.layers:
+        for i, layer in enumerate(self.layers, start=self.start + 1):
             x = self._layer(layer, x, where, attn_mask, batch, width)
-        return x
+            if i in capture:
+                states[i] = x
+        return x, states
 
     def _layer(
         self,

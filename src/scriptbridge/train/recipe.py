@@ -226,6 +226,9 @@ class Recipe:
     seed: int = 0
     # {src, tgt?, format?, columns?, layers?, sample?}: alignment diagnostics before/after (compare)
     probe: dict | None = None
+    # alignment pretraining before the task: a pretraining recipe (path or shipped name) or its
+    # mapping inline; ``train`` runs it into OUTPUT/pretrain and fine-tunes the result
+    pretrain: str | dict | None = None
     # where the recipe came from: not part of its meaning, so not compared
     source: str | None = field(default=None, compare=False)
     base_dir: str | None = field(default=None, compare=False)
@@ -273,6 +276,8 @@ class Recipe:
             "train": {f.name: getattr(self.train, f.name) for f in fields(TrainConfig)},
             "evaluate": copy.deepcopy(self.evaluate),
             "probe": copy.deepcopy(self.probe),
+            # only when set: recipes without it keep their dumps (and fingerprints)
+            **({"pretrain": copy.deepcopy(self.pretrain)} if self.pretrain is not None else {}),
         }
         if include_base_dir and self.base_dir is not None:
             out["base_dir"] = str(Path(self.base_dir).resolve())
@@ -304,6 +309,7 @@ TOP_KEYS = (
     "train",
     "evaluate",
     "probe",
+    "pretrain",
     "base_dir",
 )
 
@@ -458,10 +464,13 @@ _SCHEMA: dict[str, Any] = {
     "method": {**_section_schema(MethodConfig), "betas": _List(_LEAF)},
     "train": _section_schema(TrainConfig),
     "probe": _Free("src"),
+    "pretrain": _Free(),
 }
 
 
-def _apply(data: dict, overrides: Sequence[str], source: str) -> tuple[dict, dict[tuple, str]]:
+def _apply(
+    data: dict, overrides: Sequence[str], source: str, schema_root: Any = None
+) -> tuple[dict, dict[tuple, str]]:
     data = copy.deepcopy(data)
     where: dict[tuple, str] = {}
     for text in overrides:
@@ -481,7 +490,7 @@ def _apply(data: dict, overrides: Sequence[str], source: str) -> tuple[dict, dic
         if any(not s for s in segs):
             raise fail("empty key part; write keys as a.b.c, e.g. method.alpha")
         node: Any = data
-        schema: Any = _SCHEMA
+        schema: Any = _SCHEMA if schema_root is None else schema_root
         path: list[str | int] = []
         for i, seg in enumerate(segs):
             last = i == len(segs) - 1
@@ -888,6 +897,17 @@ def _build(data: Any, where: _Where, base_dir: str | Path | None) -> Recipe:
         raise c.fail(("evaluate",), f"expected a list of labelled sets (paths or mappings), got {_show(ev)}")
     evaluate = [labelled(("evaluate", i), e) for i, e in enumerate(ev)]
     probe = c.probe(("probe",), top.get("probe"))
+    pretrain = top.get("pretrain")
+    if pretrain is not None:
+        if isinstance(pretrain, str):
+            c.string(("pretrain",), pretrain)
+        elif not isinstance(pretrain, Mapping):
+            raise c.fail(
+                ("pretrain",),
+                f"expected a pretraining recipe (a path or shipped name) or its mapping, got {_show(pretrain)}",
+            )
+        else:
+            pretrain = dict(pretrain)
 
     variant_path = ("method", "variant")
     if tokens:
@@ -954,6 +974,7 @@ def _build(data: Any, where: _Where, base_dir: str | Path | None) -> Recipe:
         evaluate=evaluate,
         seed=seed,  # type: ignore[arg-type]
         probe=probe,
+        pretrain=pretrain,
         source=where.source,
         base_dir=str(base_dir) if base_dir is not None else None,
     )
@@ -980,15 +1001,26 @@ def recipe_from_dict(
     return _from_data(data, source=source, base_dir=base_dir, overrides=overrides, lines={})
 
 
-def _from_data(data: Any, *, source: str, base_dir, overrides: Sequence[str], lines: dict) -> Recipe:
+def _from_data(
+    data: Any,
+    *,
+    source: str,
+    base_dir,
+    overrides: Sequence[str],
+    lines: dict,
+    schema: Any = None,
+    build: Any = None,
+) -> Any:
+    """Overrides applied (by ``schema``, default the training recipe's), then ``build`` (default
+    :func:`_build`): the one path from parsed YAML to a validated recipe of either kind."""
     where = _Where(source, lines)
     if overrides:
         if data is None:
             data = {}
         if not isinstance(data, Mapping):
             raise where.error((), f"expected a mapping of sections, got {_show(data)}")
-        data, where.overrides = _apply(dict(data), overrides, source)
-    return _build(data, where, base_dir)
+        data, where.overrides = _apply(dict(data), overrides, source, schema)
+    return (build or _build)(data, where, base_dir)
 
 
 def _package_root() -> Path:
@@ -1023,9 +1055,9 @@ def _is_bare_name(text: str) -> bool:
     )
 
 
-def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:
-    """Read, override and validate a recipe file, or a package recipe given by bare name
-    (``load_recipe("quickstart")`` reads ``scriptbridge/recipes/quickstart.yaml``)."""
+def read_recipe_file(path: str | Path) -> tuple[Any, dict[tuple, int], str, Path]:
+    """A recipe file, or a package recipe given by bare name, parsed: ``(data, lines, source, folder)``
+    (``lines`` maps key paths to line numbers; ``folder`` is where relative paths start)."""
     text_path = str(path)
     if _is_bare_name(text_path):
         folder = _package_root() / "recipes"
@@ -1048,7 +1080,20 @@ def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:
     except (OSError, UnicodeDecodeError) as exc:
         raise RecipeError(f"cannot read the recipe: {exc}", source=source) from None
     data, lines = _parse_yaml(text, source)
-    return _from_data(data, source=source, base_dir=file.resolve().parent, overrides=overrides, lines=lines)
+    return data, lines, source, file.resolve().parent
+
+
+def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:
+    """Read, override and validate a recipe file, or a package recipe given by bare name
+    (``load_recipe("quickstart")`` reads ``scriptbridge/recipes/quickstart.yaml``)."""
+    data, lines, source, folder = read_recipe_file(path)
+    if isinstance(data, Mapping) and data.get("kind") == "pretrain":
+        raise RecipeError(
+            "this is a pretraining recipe (kind: pretrain): run it with scriptbridge pretrain, or name it "
+            "in a training recipe's `pretrain:` key",
+            source=source,
+        )
+    return _from_data(data, source=source, base_dir=folder, overrides=overrides, lines=lines)
 
 
 # ------------------------------------------------------------------------------------------- paths

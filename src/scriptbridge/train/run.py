@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,8 @@ def _spec(recipe: Any, entry: Any) -> dict[str, Any]:
 
 
 def recipe_fingerprint(recipe: Any) -> str:
+    # a recipe whose model became its own pretraining's result keeps the fingerprint of the recipe as given
+    recipe = getattr(recipe, "_pretrained_from", None) or recipe
     return hashlib.sha256(recipe.dump().encode("utf-8")).hexdigest()[:16]
 
 
@@ -87,9 +89,38 @@ def _prepare_output(output: Path, recipe: Any, overwrite: bool) -> bool:
             )
         shutil.rmtree(output)
         return False
+    pretrained = output / "pretrain.sha"  # the recipe's pretraining ran (or began) here: it resumes
+    if pretrained.is_file() and pretrained.read_text().strip() == recipe_fingerprint(recipe):
+        return False
     if output.exists() and any(output.iterdir()) and not overwrite:
         raise TrainError(f"{output} exists and is not empty; pass --overwrite or choose another --output")
     return False
+
+
+def pretrain_first(recipe: Any, output: Path, *, progress: bool = True) -> Any:
+    """Run the recipe's ``pretrain`` section into ``OUTPUT/pretrain`` (resuming it, or reusing it
+    when finished) and return the recipe with ``model.spec`` pointing at the result; the recipe
+    itself when it has no such section."""
+    from scriptbridge.train.pretrain_recipe import pretrain_section
+    from scriptbridge.utils.io import atomic_write_text
+
+    section = pretrain_section(recipe)
+    if section is None:
+        return recipe
+    from scriptbridge.train.pretrain import pretrain
+
+    folder = output / "pretrain"
+    if not ((folder / "metrics.json").is_file() and (folder / "model" / "config.json").is_file()):
+        output.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(output / "pretrain.sha", recipe_fingerprint(recipe) + "\n")
+        _log(f"pretraining first ({section.name}) into {folder}")
+        pretrain(section, folder, progress=progress)
+    else:
+        _log(f"using the finished pretraining in {folder}")
+    copy = replace(recipe, model=replace(recipe.model, spec=str(folder / "model")))
+    copy._where = recipe._where
+    copy._pretrained_from = recipe
+    return copy
 
 
 def train(recipe: Any, output: str | Path, *, overwrite: bool = False, progress: bool = True) -> TrainResult:
@@ -110,6 +141,7 @@ def train(recipe: Any, output: str | Path, *, overwrite: bool = False, progress:
 
     output = Path(output)
     resumed = _prepare_output(output, recipe, overwrite)
+    recipe = pretrain_first(recipe, output, progress=progress)
     started = now()
     seed_everything(recipe.seed)
     method, cfg = recipe.method, recipe.train

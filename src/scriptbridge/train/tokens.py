@@ -283,6 +283,9 @@ def train_tokens(recipe: Any, output: str | Path, *, overwrite: bool = False, pr
 
     output = Path(output)
     resumed = _prepare_output(output, recipe, overwrite)
+    from scriptbridge.train.run import pretrain_first
+
+    recipe = pretrain_first(recipe, Path(output), progress=progress)
     started = now()
     reset_peak_rss()
     seed_everything(recipe.seed)
