@@ -313,34 +313,51 @@ def _prepare_output(output: Path, recipe: Any, overwrite: bool) -> bool:
     return False
 
 
-def _probe(recipe: Any, pooling: str, prefix: str, max_length: int) -> tuple[Any, int | str]:
-    if not recipe.probe:
-        return None, "last"
-    from scriptbridge.evaluate.probe import ParallelProbe
-    from scriptbridge.train.recipe import load_pairs
+class HeldOutProbe:
+    """The recipe's held-out parallel set(s), measured during training: the metrics of the first set
+    at the top level (what the report shows), every set under ``sets`` by name, and ``score``: the
+    mean over sets of (top-1 source->target + top-1 target->source) / 2, SR-B's measure, which selects
+    the best weights and stops a stage that no longer improves."""
 
-    data = load_pairs(recipe, recipe.probe).sample(recipe.probe.get("sample"), recipe.seed)
-    layer = recipe.probe.get("layer", "last")
-    return (
-        ParallelProbe(
-            data.src.texts,
-            data.tgt.texts,
-            layers="last" if layer == "last" else [int(layer)],
-            pooling=pooling,
-            prefix=prefix,
-            max_length=max_length,
-            name="probe",
-        ),
-        layer,
-    )
+    def __init__(self, recipe: Any, pooling: str, prefix: str, max_length: int) -> None:
+        from scriptbridge.evaluate.probe import ParallelProbe
+        from scriptbridge.train.recipe import load_pairs
 
+        sets = recipe.probe if isinstance(recipe.probe, list) else [recipe.probe]
+        self.probes: list[tuple[str, Any]] = []
+        for i, spec in enumerate(sets):
+            data = load_pairs(recipe, spec).sample(spec.get("sample"), recipe.seed)
+            layer = spec.get("layer", "last")
+            name = spec.get("name") or (f"set{i + 1}" if len(sets) > 1 else "probe")
+            self.probes.append(
+                (
+                    name,
+                    ParallelProbe(
+                        data.src.texts,
+                        data.tgt.texts,
+                        layers="last" if layer == "last" else [int(layer)],
+                        pooling=pooling,
+                        prefix=prefix,
+                        max_length=max_length,
+                        name="probe",
+                    ),
+                )
+            )
 
-PROBE_KEEP = ("top1_src2tgt", "top1_tgt2src", "top10_src2tgt", "top10_tgt2src", "gap", "mrr_src2tgt")
-
-
-def probe_score(found: dict[str, float]) -> float:
-    """The selection score: mean top-1 retrieval of both directions (SR-B's measure)."""
-    return 0.5 * (found["probe/top1_src2tgt"] + found["probe/top1_tgt2src"])
+    def __call__(self, encoder: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        sets: dict[str, dict[str, float]] = {}
+        for name, probe in self.probes:
+            found = probe(encoder)
+            flat = {k.split("/", 1)[1]: v for k, v in found.items() if k.count("/") == 1}
+            flat["score"] = 0.5 * (flat["top1_src2tgt"] + flat["top1_tgt2src"])
+            sets[name] = flat
+            if not out:
+                out.update(flat)
+        out["score"] = sum(v["score"] for v in sets.values()) / len(sets)
+        if len(sets) > 1:
+            out["sets"] = sets
+        return out
 
 
 # ------------------------------------------------------------------------------------------ the loop
@@ -392,7 +409,7 @@ def pretrain(
     if recipe.model.spec != "scratch" and _load_heads(encoder.path, objectives):
         log(f"continuing with the pretraining heads saved in {encoder.path}")
     torch.manual_seed(recipe.seed + rank)  # dropout differs across processes, as their data does
-    heldout, probe_layer = _probe(recipe, pooling, prefix, max_length)
+    heldout = HeldOutProbe(recipe, pooling, prefix, max_length) if recipe.probe else None
     offset = position_offset(model)
     num_layers = int(model.config.num_hidden_layers)
 
@@ -503,10 +520,7 @@ def pretrain(
         def run_probe() -> dict[str, float]:
             if heldout is None:
                 return {}
-            found = heldout(encoder)
-            return {k.split("/", 1)[1]: v for k, v in found.items() if k.count("/") == 1} | {
-                "score": probe_score(found)
-            }
+            return heldout(encoder)
 
         if heldout is not None and st["probe_before"] is None:
             st["probe_before"] = run_probe()

@@ -46,7 +46,7 @@ SIMILARITIES = ("cosine", "dot")
 MLM_SIDES = ("both", "src")
 PAIR_KEYS = (*PARALLEL_KEYS, "name")
 TEXT_KEYS = ("path", "format", "limit", "name")
-PROBE_KEYS = ("src", "tgt", "format", "columns", "sample", "layer")
+PROBE_KEYS = ("src", "tgt", "format", "columns", "sample", "layer", "name")
 SCRATCH = "scratch"
 
 # each objective's options and their defaults (the weight is `weight`, default 1)
@@ -106,7 +106,8 @@ class PretrainRecipe:
     seed: int = 0
     model: PretrainModel = field(default_factory=PretrainModel)
     train: PretrainTrain = field(default_factory=PretrainTrain)
-    probe: dict | None = None
+    # one held-out parallel set {src, tgt, sample, layer, name}, or a list of them (the score is the mean)
+    probe: dict | list[dict] | None = None
     stages: list[Stage]
     source: str | None = field(default=None, compare=False)
     base_dir: str | None = field(default=None, compare=False)
@@ -165,7 +166,7 @@ _SCHEMA: dict[str, Any] = {
         "scratch": {f.name: _LEAF for f in fields(ScratchConfig)},
     },
     "train": _TRAIN_SCHEMA,
-    "probe": _Free("src"),
+    "probe": _Free("src"),  # (a list of sets is replaced whole: --set 'probe=[{src: A, tgt: B}]')
     "stages": _List(
         {
             "name": _LEAF,
@@ -282,6 +283,23 @@ def _pair_source(c: _Checker, path: tuple, value: Any) -> dict:
     return out
 
 
+def _probe_set(c: _Checker, path: tuple, raw: Any) -> dict:
+    if isinstance(raw, str):
+        raw = {"src": raw}
+    probe = c.mapping(path, raw, what="a mapping {src: SIDE, tgt: SIDE, sample: N}")
+    c.known(path, probe, PROBE_KEYS)
+    c.parallel(path, {k: v for k, v in probe.items() if k in PARALLEL_KEYS})
+    if "sample" in probe:
+        c.integer((*path, "sample"), probe["sample"], minimum=2, optional=True)
+    if "name" in probe:
+        c.string((*path, "name"), probe["name"])
+    if "layer" in probe:
+        v = probe["layer"]
+        if not (v == "last" or (isinstance(v, int) and not isinstance(v, bool) and v >= 0)):
+            raise c.fail((*path, "layer"), f"expected last or a layer number, got {_show(v)}")
+    return probe
+
+
 def _build(data: Any, where: _Where, base_dir: str | Path | None) -> PretrainRecipe:
     c = _Checker(where)
     top = c.mapping((), data, what="a mapping of sections (name, model, train, probe, stages)")
@@ -332,17 +350,12 @@ def _build(data: Any, where: _Where, base_dir: str | Path | None) -> PretrainRec
     probe = None
     if top.get("probe") is not None:
         raw = top["probe"]
-        if isinstance(raw, str):
-            raw = {"src": raw}
-        probe = c.mapping(("probe",), raw, what="a mapping {src: SIDE, tgt: SIDE, sample: N}")
-        c.known(("probe",), probe, PROBE_KEYS)
-        c.parallel(("probe",), {k: v for k, v in probe.items() if k in PARALLEL_KEYS})
-        if "sample" in probe:
-            c.integer(("probe", "sample"), probe["sample"], minimum=2, optional=True)
-        if "layer" in probe:
-            v = probe["layer"]
-            if not (v == "last" or (isinstance(v, int) and not isinstance(v, bool) and v >= 0)):
-                raise c.fail(("probe", "layer"), f"expected last or a layer number, got {_show(v)}")
+        if isinstance(raw, list):
+            if not raw:
+                raise c.fail(("probe",), "an empty list; give one probe set {src, tgt} or several, or null")
+            probe = [_probe_set(c, ("probe", i), item) for i, item in enumerate(raw)]
+        else:
+            probe = _probe_set(c, ("probe",), raw)
 
     raw_stages = top.get("stages")
     if not isinstance(raw_stages, list) or not raw_stages:
