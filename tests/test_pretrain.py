@@ -432,3 +432,65 @@ def test_cli_pretrain(files: Path, tiny_encoder_dir: Path) -> None:
     )
     assert res.exit_code != 0 and "tcm need pairs" in res.output
     shutil.rmtree(files / "cli")
+
+
+# ----------------------------------------------------------------------------------- several processes
+def _free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pretrain_worker(rank: int, port: int, recipe: dict, folder: str) -> None:
+    import os
+
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2", RANK=str(rank), LOCAL_RANK=str(rank)
+    )
+    torch.set_num_threads(1)
+    from scriptbridge.train.pretrain import pretrain
+
+    try:
+        pretrain(pretrain_recipe_from_dict(recipe, base_dir=folder), Path(folder) / "two", progress=False)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_two_processes_train_like_one_with_the_whole_batch(files: Path, tmp_path: Path) -> None:
+    """The whole loop under two gloo processes (each half of every batch, TCM negatives gathered with
+    gradients, gradients averaged) ends with the weights one process gets on the whole batch."""
+    import torch.multiprocessing as mp
+    from safetensors.torch import load_file
+
+    from conftest import build_tiny_encoder
+    from scriptbridge.train.pretrain import pretrain
+
+    enc = build_tiny_encoder(tmp_path / "enc")
+    config = json.loads((enc / "config.json").read_text())
+    config.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)  # same draws everywhere
+    (enc / "config.json").write_text(json.dumps(config))
+    d = recipe_dict(str(enc), files, batch_size=4, eval_every=None)
+    d["stages"] = [
+        {
+            "name": "tcm",
+            "pairs": d["stages"][0]["pairs"],
+            "objectives": {"tcm": {"weight": 1.0, "temperature": 0.1}},
+        }
+    ]
+    mp.spawn(_pretrain_worker, args=(_free_port(), d, str(files)), nprocs=2)
+    d["train"]["batch_size"] = 8  # one process, the same global batches
+    pretrain(pretrain_recipe_from_dict(d, base_dir=files), files / "one", progress=False)
+    one = load_file(str(files / "one" / "model" / "model.safetensors"))
+    two = load_file(str(files / "two" / "model" / "model.safetensors"))
+    original = load_file(str(enc / "model.safetensors"))
+    key = "encoder.layer.1.output.dense.weight"
+    assert not torch.allclose(one[key], original[key], atol=1e-4)  # it trained
+    for k in one:
+        torch.testing.assert_close(one[k], two[k], atol=2e-5, rtol=1e-4)
+    m1 = json.loads((files / "one" / "metrics.json").read_text())["stages"][0]
+    m2 = json.loads((files / "two" / "metrics.json").read_text())["stages"][0]
+    assert m1["steps"] == m2["steps"] == 4
+    assert [round(h["tcm"], 4) for h in m1["history"]] == [round(h["tcm"], 4) for h in m2["history"]]
+    assert json.loads((files / "two" / "run.json").read_text())["world_size"] == 2

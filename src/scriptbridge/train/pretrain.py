@@ -235,7 +235,7 @@ def _load_heads(folder: str | None, objectives: Objectives) -> bool:
     return bool(usable)
 
 
-def _build_model(recipe: Any, output: Path, device: Any, log: Any) -> Any:
+def _build_model(recipe: Any, output: Path, device: Any, log: Any, *, main: bool = True) -> Any:
     """The starting encoder: loaded (embedded, folder, hub), or built from scratch (a SentencePiece
     Unigram tokenizer trained on every text of the recipe, saved in ``OUTPUT/tokenizer``, and a
     small BERT)."""
@@ -252,6 +252,10 @@ def _build_model(recipe: Any, output: Path, device: Any, log: Any) -> Any:
 
     sc = recipe.model.scratch
     tok_dir = output / "tokenizer"
+    from scriptbridge.utils import distributed as dist
+
+    if dist.is_distributed() and not main:  # the first process trains the tokenizer; the others read it
+        torch.distributed.barrier()
     if (tok_dir / "tokenizer.json").is_file():
         tokenizer = PreTrainedTokenizerFast.from_pretrained(str(tok_dir))
         log(f"tokenizer: {tok_dir} ({len(tokenizer)} pieces)")
@@ -268,6 +272,8 @@ def _build_model(recipe: Any, output: Path, device: Any, log: Any) -> Any:
         tokenizer = train_unigram_tokenizer(corpus, sc.vocab_size, lowercase=sc.lowercase)
         tokenizer.model_max_length = recipe.model.max_length
         tokenizer.save_pretrained(str(tok_dir))
+    if dist.is_distributed() and main:
+        torch.distributed.barrier()
     torch.manual_seed(recipe.seed)
     config = sc
     model = build_scratch_model(config, tokenizer).to(device)
@@ -396,7 +402,7 @@ def pretrain(
     device = recipe.train.device
     if device is None and distributed and torch.cuda.is_available():
         device = f"cuda:{torch.cuda.current_device()}"
-    encoder = _build_model(recipe, output, device, log)
+    encoder = _build_model(recipe, output, device, log, main=main)
     model, tokenizer = encoder.model, encoder.tokenizer
     device = encoder.device
     pooling = recipe.model.pooling or encoder.default_pooling
@@ -640,6 +646,11 @@ def pretrain(
                     st["in_epoch"] = b + 1
                     count += 1
                     value = float(loss.detach())
+                    if distributed:  # the losses of the whole batch: the mean over processes
+                        both = torch.tensor([value, *parts.values()], dtype=torch.float64, device=device)
+                        torch.distributed.all_reduce(both)
+                        value, *rest = (both / world).tolist()
+                        parts = dict(zip(parts, rest, strict=True))
                     for key, v in {"loss": value, **parts}.items():
                         sums[key] = sums.get(key, 0.0) + v
                     if task_id is not None:
@@ -659,7 +670,9 @@ def pretrain(
                     break
                 st["epoch"] += 1
                 st["in_epoch"] = 0
-                if not cfg.eval_every or st["step"] >= total or count:
+                # with eval_every, probes follow the global step count across epochs (no extra one at
+                # an epoch's end, which would spend patience on a handful of steps); always at the end
+                if not cfg.eval_every or st["step"] >= total:
                     stop = evaluate(sums, count, now() - tstart)
         model.eval()
         # the stage's result: its best weights by the probe (the last ones without a probe)
@@ -671,6 +684,8 @@ def pretrain(
             with torch.no_grad():  # the encoder's fast CPU path keys its packed weights on versions
                 for p in model.parameters():
                     torch.autograd.graph.increment_version(p)
+        if distributed:  # every process has read the best weights before the first removes them
+            torch.distributed.barrier()
         summary = {
             "name": stage.name,
             "objectives": {k: v for k, v in stage.objectives.items() if v["weight"] > 0},
