@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(PY) bench/romanization_quality.py
 	$(PY) bench/encode_speed.py
 	$(PY) bench/teacher_student_speed.py --threads 1 --steps 60 --padded --bf16
+	$(PY) bench/pretrain_speed.py --threads 1 --steps 12
 
 # the "before" alignment numbers of docs/probe_baselines.md (about 15 min on 2 CPU cores)
 bench-probe: $(STAMP)

@@ -93,6 +93,20 @@ def test_shipped_pretraining_recipes_load() -> None:
     assert load_pretrain_recipe("tpp_sib200").stages[1].train.lr == 2e-5  # stages inherit `train`
 
 
+def test_missing_files_fail_before_any_model_loads(tmp_path: Path) -> None:
+    from scriptbridge.train.pretrain import pretrain
+
+    bad = tmp_path / "r.yaml"
+    bad.write_text(
+        "kind: pretrain\nmodel: {spec: no/such/model}\nstages:\n  - pairs:\n"
+        "      - {src: missing.tsv, tgt: 'romanize:hi'}\n    objectives: {tcm: 1.0}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(RecipeError, match=r"r.yaml:5: stages.0.pairs.0.src: 'missing.tsv' does not exist"):
+        pretrain(load_pretrain_recipe(bad), tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
 def test_recipe_errors_name_file_line_and_fix(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(
@@ -494,3 +508,20 @@ def test_two_processes_train_like_one_with_the_whole_batch(files: Path, tmp_path
     assert m1["steps"] == m2["steps"] == 4
     assert [round(h["tcm"], 4) for h in m1["history"]] == [round(h["tcm"], 4) for h in m2["history"]]
     assert json.loads((files / "two" / "run.json").read_text())["world_size"] == 2
+
+
+def test_held_out_probe_sets_and_metrics(files: Path, tiny_encoder) -> None:
+    from scriptbridge.train.pretrain import HeldOutProbe
+
+    d = recipe_dict("x", files)
+    pairs = {"src": str(files / "pairs.tsv"), "columns": ["en", "hi"]}
+    d["probe"] = [{**pairs, "name": "a"}, {**pairs, "name": "b", "metric": "top5"}]
+    found = HeldOutProbe(pretrain_recipe_from_dict(d, base_dir=files), "mean", "", 32)(tiny_encoder)
+    a, b = found["sets"]["a"], found["sets"]["b"]
+    assert a["score"] == pytest.approx((a["top1_src2tgt"] + a["top1_tgt2src"]) / 2)
+    assert b["score"] == pytest.approx((b["top5_src2tgt"] + b["top5_tgt2src"]) / 2)
+    assert found["score"] == pytest.approx((a["score"] + b["score"]) / 2)
+    assert found["top1_src2tgt"] == a["top1_src2tgt"]  # the first set at the top level
+    d["probe"] = {**pairs, "metric": "top3"}
+    with pytest.raises(RecipeError, match="probe.metric: expected one of top1, top5, top10"):
+        pretrain_recipe_from_dict(d, base_dir=files)

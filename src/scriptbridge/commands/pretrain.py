@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from scriptbridge.commands.common import cli_errors, err_console
-from scriptbridge.commands.train import SetOpt, training_errors
+from scriptbridge.commands.train import training_errors
 
 
 def pretrain_cmd(
@@ -22,7 +22,14 @@ def pretrain_cmd(
         ),
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the model, metrics and report.")],
-    overrides: SetOpt = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override a recipe key, e.g. --set stages.0.objectives.tcm=1.0 --set train.max_steps=200 "
+            "(repeatable; see docs/pretraining.md).",
+        ),
+    ] = None,
     overwrite: Annotated[
         bool,
         typer.Option("--overwrite", help="Replace a finished run (or another recipe's run) in --output."),
@@ -53,8 +60,9 @@ def pretrain_cmd(
 
     scriptbridge pretrain -r tpp_sib200 -o out/tpp --set train.max_steps=200
 
-    Several GPUs: torchrun --nproc_per_node 4 -m scriptbridge pretrain -r RECIPE -o OUT (or accelerate
-    launch -m scriptbridge pretrain ...); train.batch_size is per process.
+    Several GPUs: torchrun --nproc_per_node 4 -m scriptbridge pretrain -r RECIPE -o OUT, or accelerate
+    launch --multi_gpu --num_processes 4 -m scriptbridge pretrain ... (pip install accelerate);
+    train.batch_size is per process.
     """
     from scriptbridge.train.pretrain import pretrain
     from scriptbridge.train.pretrain_recipe import load_pretrain_recipe
@@ -62,8 +70,11 @@ def pretrain_cmd(
     with cli_errors(*training_errors()):
         loaded = load_pretrain_recipe(recipe, overrides or [])
         result = pretrain(loaded, output, overwrite=overwrite)
-    print_stages(result.metrics)
-    err_console.print(f"wrote {output}/model, metrics.json, report.md", highlight=False, markup=False)
+    from scriptbridge.utils.distributed import rank
+
+    if rank() == 0:  # under torchrun, one table
+        print_stages(result.metrics)
+        err_console.print(f"wrote {output}/model, metrics.json, report.md", highlight=False, markup=False)
 
 
 def print_stages(metrics: dict) -> None:

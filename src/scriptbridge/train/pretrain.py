@@ -322,15 +322,16 @@ def _prepare_output(output: Path, recipe: Any, overwrite: bool) -> bool:
 class HeldOutProbe:
     """The recipe's held-out parallel set(s), measured during training: the metrics of the first set
     at the top level (what the report shows), every set under ``sets`` by name, and ``score``: the
-    mean over sets of (top-1 source->target + top-1 target->source) / 2, SR-B's measure, which selects
-    the best weights and stops a stage that no longer improves."""
+    mean over sets of (metric source->target + metric target->source) / 2 (the set's ``metric``,
+    top-1 by default: SR-B's measure), which selects the best weights and stops a stage that no
+    longer improves."""
 
     def __init__(self, recipe: Any, pooling: str, prefix: str, max_length: int) -> None:
         from scriptbridge.evaluate.probe import ParallelProbe
         from scriptbridge.train.recipe import load_pairs
 
         sets = recipe.probe if isinstance(recipe.probe, list) else [recipe.probe]
-        self.probes: list[tuple[str, Any]] = []
+        self.probes: list[tuple[str, str, Any]] = []
         for i, spec in enumerate(sets):
             data = load_pairs(recipe, spec).sample(spec.get("sample"), recipe.seed)
             layer = spec.get("layer", "last")
@@ -338,6 +339,7 @@ class HeldOutProbe:
             self.probes.append(
                 (
                     name,
+                    spec.get("metric", "top1"),
                     ParallelProbe(
                         data.src.texts,
                         data.tgt.texts,
@@ -353,10 +355,10 @@ class HeldOutProbe:
     def __call__(self, encoder: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
         sets: dict[str, dict[str, float]] = {}
-        for name, probe in self.probes:
+        for name, metric, probe in self.probes:
             found = probe(encoder)
             flat = {k.split("/", 1)[1]: v for k, v in found.items() if k.count("/") == 1}
-            flat["score"] = 0.5 * (flat["top1_src2tgt"] + flat["top1_tgt2src"])
+            flat["score"] = 0.5 * (flat[f"{metric}_src2tgt"] + flat[f"{metric}_tgt2src"])
             sets[name] = flat
             if not out:
                 out.update(flat)
@@ -388,6 +390,9 @@ def pretrain(
         if main:
             _log(message)
 
+    from scriptbridge.train.pretrain_recipe import check_pretrain_files
+
+    check_pretrain_files(recipe)  # a wrong path fails now, not after the model has loaded
     resumed = _prepare_output(output, recipe, overwrite) if main else True
     if distributed:
         torch.distributed.barrier()

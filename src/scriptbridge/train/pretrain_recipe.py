@@ -46,7 +46,10 @@ SIMILARITIES = ("cosine", "dot")
 MLM_SIDES = ("both", "src")
 PAIR_KEYS = (*PARALLEL_KEYS, "name")
 TEXT_KEYS = ("path", "format", "limit", "name")
-PROBE_KEYS = ("src", "tgt", "format", "columns", "sample", "layer", "name")
+PROBE_KEYS = ("src", "tgt", "format", "columns", "sample", "layer", "name", "metric")
+# what a probe set scores (the mean of both directions): top-1 by default; top-10 or MRR are steadier
+# on small sets with weak models, where top-1 sits near chance and picks a step by noise
+PROBE_METRICS = ("top1", "top5", "top10", "mrr", "csls_top1")
 SCRATCH = "scratch"
 
 # each objective's options and their defaults (the weight is `weight`, default 1)
@@ -293,6 +296,8 @@ def _probe_set(c: _Checker, path: tuple, raw: Any) -> dict:
         c.integer((*path, "sample"), probe["sample"], minimum=2, optional=True)
     if "name" in probe:
         c.string((*path, "name"), probe["name"])
+    if "metric" in probe:
+        c.choice((*path, "metric"), probe["metric"], PROBE_METRICS)
     if "layer" in probe:
         v = probe["layer"]
         if not (v == "last" or (isinstance(v, int) and not isinstance(v, bool) and v >= 0)):
@@ -462,3 +467,38 @@ def pretrain_section(recipe: Any) -> PretrainRecipe | None:
     return pretrain_recipe_from_dict(
         section, source=f"{recipe.source or '<recipe>'} (pretrain section)", base_dir=recipe.base_dir
     )
+
+
+def check_pretrain_files(recipe: PretrainRecipe) -> None:
+    """Every file the recipe reads exists (pairs, texts, probe sets; a view's ``@FILE``), before any
+    model loads: a :class:`RecipeError` names the first missing one with its key path and line."""
+    from scriptbridge.tasks.parallel import ParallelDataError, parse_view
+    from scriptbridge.train.recipe import resolve_path
+
+    where = recipe._where or _Where(recipe.source or "<recipe>")
+    probes = recipe.probe if isinstance(recipe.probe, list) else ([recipe.probe] if recipe.probe else [])
+    places: list[tuple[tuple, str]] = []
+    for i, p in enumerate(probes):
+        key = ("probe", i) if isinstance(recipe.probe, list) else ("probe",)
+        places += [((*key, side), p[side]) for side in ("src", "tgt") if p.get(side)]
+    for s, stage in enumerate(recipe.stages):
+        for j, p in enumerate(stage.pairs):
+            places += [(("stages", s, "pairs", j, side), p[side]) for side in ("src", "tgt") if p.get(side)]
+        places += [(("stages", s, "texts", j, "path"), t["path"]) for j, t in enumerate(stage.texts)]
+    for key, spec in places:
+        try:
+            view = parse_view(spec)
+        except ParallelDataError as exc:
+            raise where.error(key, str(exc)) from None
+        file = spec if view is None else view.of
+        if not file:
+            continue
+        resolved = resolve_path(recipe, file)  # type: ignore[arg-type]
+        if not resolved.exists() and "#" in resolved.name:  # FILE#COLUMN
+            resolved = resolved.with_name(resolved.name.rpartition("#")[0])
+        if not resolved.exists():
+            raise where.error(
+                key,
+                f"{spec!r} does not exist (looked for {resolved}); fix the path (relative paths are "
+                f"relative to {recipe.base_dir or 'the working folder'})",
+            )

@@ -130,8 +130,24 @@ register(
 def _load_korean_romanizer():
     from korean_romanizer.romanizer import Romanizer
 
+    def one(text: str) -> str:
+        try:
+            return Romanizer(text).romanize()
+        except (KeyError, IndexError):
+            # its final-consonant table lacks some clusters (ㅀ in 잟): the text syllable by
+            # syllable, uroman for the syllables it cannot read
+            from scriptbridge.views import romanize
+
+            out = []
+            for ch in text:
+                try:
+                    out.append(Romanizer(ch).romanize())
+                except (KeyError, IndexError):
+                    out.append(romanize([ch], "ko", "uroman")[0])
+            return "".join(out)
+
     def convert(texts: Sequence[str], lang: str) -> list[str]:
-        return [Romanizer(t).romanize() for t in texts]
+        return [one(t) for t in texts]
 
     return convert
 
