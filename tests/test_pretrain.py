@@ -525,3 +525,34 @@ def test_held_out_probe_sets_and_metrics(files: Path, tiny_encoder) -> None:
     d["probe"] = {**pairs, "metric": "top3"}
     with pytest.raises(RecipeError, match="probe.metric: expected one of top1, top5, top10"):
         pretrain_recipe_from_dict(d, base_dir=files)
+
+
+def test_mlm_starts_from_the_checkpoints_own_head(tmp_path: Path, tiny_encoder_dir: Path) -> None:
+    """A *ForMaskedLM checkpoint (mBERT, XLM-R on the hub) keeps its prediction head for MLM."""
+    from safetensors.torch import load_file
+    from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
+
+    from scriptbridge.models import load_encoder
+    from scriptbridge.objectives.word_mlm import WordMLMHead
+    from scriptbridge.train.pretrain import load_pretrained_mlm_head
+
+    torch.manual_seed(3)
+    config = BertConfig.from_pretrained(str(tiny_encoder_dir))
+    mlm = BertForMaskedLM(config)
+    with torch.no_grad():
+        mlm.cls.predictions.bias.uniform_(-1, 1)
+    mlm.save_pretrained(tmp_path / "mlm", safe_serialization=True)
+    AutoTokenizer.from_pretrained(str(tiny_encoder_dir)).save_pretrained(tmp_path / "mlm")
+    saved = load_file(str(tmp_path / "mlm" / "model.safetensors"))
+    enc = load_encoder(str(tmp_path / "mlm"), device="cpu")
+    head = WordMLMHead(enc.model.get_input_embeddings())
+    assert load_pretrained_mlm_head(enc, head)
+    torch.testing.assert_close(head.dense.weight, saved["cls.predictions.transform.dense.weight"])
+    torch.testing.assert_close(head.layer_norm.bias, saved["cls.predictions.transform.LayerNorm.bias"])
+    torch.testing.assert_close(head.bias, saved["cls.predictions.bias"])
+    # the same logits as the model's own head (the decoder is tied to the input embeddings)
+    states = torch.randn(3, config.hidden_size)
+    with torch.no_grad():
+        torch.testing.assert_close(head(states), mlm.cls(states), atol=1e-5, rtol=1e-4)
+    plain = load_encoder(str(tiny_encoder_dir), device="cpu")  # an encoder without a head
+    assert not load_pretrained_mlm_head(plain, WordMLMHead(plain.model.get_input_embeddings()))

@@ -235,6 +235,57 @@ def _load_heads(folder: str | None, objectives: Objectives) -> bool:
     return bool(usable)
 
 
+# the masked-LM head of a checkpoint saved as *ForMaskedLM, by our WordMLMHead's names
+_MLM_HEAD_KEYS = {
+    "dense.weight": ("cls.predictions.transform.dense.weight", "lm_head.dense.weight"),
+    "dense.bias": ("cls.predictions.transform.dense.bias", "lm_head.dense.bias"),
+    "layer_norm.weight": ("cls.predictions.transform.LayerNorm.weight", "lm_head.layer_norm.weight"),
+    "layer_norm.bias": ("cls.predictions.transform.LayerNorm.bias", "lm_head.layer_norm.bias"),
+    "bias": ("cls.predictions.bias", "cls.predictions.decoder.bias", "lm_head.bias", "lm_head.decoder.bias"),
+}
+
+
+def _checkpoint_files(encoder: Any) -> list[Path]:
+    """The safetensors files of the encoder's checkpoint: its folder, or its copy in the hub cache
+    (never a download: the encoder itself is already loaded)."""
+    folder = Path(encoder.path) if encoder.path else None
+    if folder is not None and folder.is_dir():
+        return sorted(folder.glob("*.safetensors"))
+    if encoder.source == "hub":
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            found = try_to_load_from_cache(encoder.spec, "model.safetensors")
+        except Exception:  # noqa: BLE001 - no cache, an old huggingface_hub: start the head fresh
+            return []
+        return [Path(found)] if isinstance(found, str) else []
+    return []
+
+
+def load_pretrained_mlm_head(encoder: Any, head: torch.nn.Module) -> bool:
+    """Start MLM from the checkpoint's own masked-LM head (BERT's ``cls.predictions``, RoBERTa and
+    XLM-R's ``lm_head``) when it has one: ``load_encoder`` reads the encoder only, and a fresh head
+    would first have to relearn what mBERT or XLM-R already predicts.  True when every tensor was
+    found with the right shape."""
+    from safetensors import safe_open
+
+    own = head.state_dict()
+    found: dict[str, torch.Tensor] = {}
+    for file in _checkpoint_files(encoder):
+        with safe_open(str(file), "pt") as f:
+            keys = set(f.keys())
+            for ours, theirs in _MLM_HEAD_KEYS.items():
+                for name in theirs:
+                    if ours not in found and name in keys:
+                        tensor = f.get_tensor(name)
+                        if tensor.shape == own[ours].shape:
+                            found[ours] = tensor
+    if set(found) != set(own):
+        return False
+    head.load_state_dict({k: v.to(own[k].device, own[k].dtype) for k, v in found.items()})
+    return True
+
+
 def _build_model(recipe: Any, output: Path, device: Any, log: Any, *, main: bool = True) -> Any:
     """The starting encoder: loaded (embedded, folder, hub), or built from scratch (a SentencePiece
     Unigram tokenizer trained on every text of the recipe, saved in ``OUTPUT/tokenizer``, and a
@@ -419,6 +470,8 @@ def pretrain(
     objectives = Objectives(model, recipe).to(device)
     if recipe.model.spec != "scratch" and _load_heads(encoder.path, objectives):
         log(f"continuing with the pretraining heads saved in {encoder.path}")
+    elif "mlm" in objectives.heads and load_pretrained_mlm_head(encoder, objectives.heads["mlm"]):
+        log(f"MLM starts from {encoder.name}'s own masked-LM head")
     torch.manual_seed(recipe.seed + rank)  # dropout differs across processes, as their data does
     heldout = HeldOutProbe(recipe, pooling, prefix, max_length) if recipe.probe else None
     offset = position_offset(model)
