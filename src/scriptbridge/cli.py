@@ -23,8 +23,8 @@ from scriptbridge.commands.views import detect_cmd, ipa_cmd, romanize_cmd
 app = typer.Typer(
     name="scriptbridge",
     help="Make multilingual encoders work across writing scripts: romanized and IPA views of text, "
-    "an offline embedded encoder, alignment diagnostics (`probe`), and (soon) alignment training and "
-    "cross-script transfer.\n\n"
+    "an offline embedded encoder, alignment diagnostics (`probe`), alignment pretraining (`pretrain`: "
+    "MLM, TLM, TCM, TPP) and cross-script transfer (`train`, `compare`).\n\n"
     "Start with `scriptbridge demo`, then `scriptbridge romanize --help`.",
     no_args_is_help=True,
     add_completion=False,

@@ -44,6 +44,9 @@ def train_cmd(
     Sentence classification (the teacher-student recipes) or, with task: token-classification in the
     recipe, NER and POS tagging (plain, CoSDA-ML and PhoneXL variants; docs/token_classification.md).
 
+    A recipe with a pretrain: key (a pretraining recipe's path or name, e.g. tpp_sib200) runs that
+    alignment pretraining first into OUTPUT/pretrain and fine-tunes its result (docs/pretraining.md).
+
     Writes OUTPUT/model/ (safetensors; load it with load_encoder), OUTPUT/recipe.yaml (the recipe as
     run, overrides applied), OUTPUT/metrics.json (per set: accuracy, macro_f1, weighted_f1; for NER
     entity f1, precision, recall), OUTPUT/predictions.json, OUTPUT/report.md and OUTPUT/run.json. An
