@@ -472,33 +472,17 @@ def pretrain_section(recipe: Any) -> PretrainRecipe | None:
 def check_pretrain_files(recipe: PretrainRecipe) -> None:
     """Every file the recipe reads exists (pairs, texts, probe sets; a view's ``@FILE``), before any
     model loads: a :class:`RecipeError` names the first missing one with its key path and line."""
-    from scriptbridge.tasks.parallel import ParallelDataError, parse_view
-    from scriptbridge.train.recipe import resolve_path
+    from scriptbridge.train.recipe import check_paths_exist
 
-    where = recipe._where or _Where(recipe.source or "<recipe>")
     probes = recipe.probe if isinstance(recipe.probe, list) else ([recipe.probe] if recipe.probe else [])
-    places: list[tuple[tuple, str]] = []
+    places: list[tuple[tuple, str, bool]] = []
     for i, p in enumerate(probes):
         key = ("probe", i) if isinstance(recipe.probe, list) else ("probe",)
-        places += [((*key, side), p[side]) for side in ("src", "tgt") if p.get(side)]
+        places += [((*key, side), p[side], True) for side in ("src", "tgt") if p.get(side)]
     for s, stage in enumerate(recipe.stages):
         for j, p in enumerate(stage.pairs):
-            places += [(("stages", s, "pairs", j, side), p[side]) for side in ("src", "tgt") if p.get(side)]
-        places += [(("stages", s, "texts", j, "path"), t["path"]) for j, t in enumerate(stage.texts)]
-    for key, spec in places:
-        try:
-            view = parse_view(spec)
-        except ParallelDataError as exc:
-            raise where.error(key, str(exc)) from None
-        file = spec if view is None else view.of
-        if not file:
-            continue
-        resolved = resolve_path(recipe, file)  # type: ignore[arg-type]
-        if not resolved.exists() and "#" in resolved.name:  # FILE#COLUMN
-            resolved = resolved.with_name(resolved.name.rpartition("#")[0])
-        if not resolved.exists():
-            raise where.error(
-                key,
-                f"{spec!r} does not exist (looked for {resolved}); fix the path (relative paths are "
-                f"relative to {recipe.base_dir or 'the working folder'})",
-            )
+            places += [
+                (("stages", s, "pairs", j, side), p[side], True) for side in ("src", "tgt") if p.get(side)
+            ]
+        places += [(("stages", s, "texts", j, "path"), t["path"], True) for j, t in enumerate(stage.texts)]
+    check_paths_exist(recipe, places)

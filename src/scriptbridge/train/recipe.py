@@ -1152,14 +1152,25 @@ def load_pairs(recipe: Recipe, spec: Mapping) -> Any:
     )
 
 
-def check_files(recipe: Recipe) -> None:
-    """Check that the files the recipe reads exist (training, dev, evaluation sets, label lists and
-    the files of parallel sides, in ``data.parallel`` and ``probe``), before any model is loaded; a
-    :class:`RecipeError` names the first missing one with its key path and line."""
+def check_paths_exist(recipe: Any, places: Sequence[tuple[tuple, str, bool]]) -> None:
+    """Each ``(key path, value, may_be_view)``: the file it names exists (a parallel side may be a view
+    of the other side, which names no file, or of ``@FILE``; ``FILE#COLUMN`` names ``FILE``), else a
+    :class:`RecipeError` with the key path and line of the first missing one.  Training and pretraining
+    recipes both check their files with it before any model loads."""
+    from scriptbridge.tasks.parallel import ParallelDataError, parse_view
 
     where = recipe._where or _Where(recipe.source or "<recipe>")
-
-    def need(key: tuple, value: str, resolved: Path) -> None:
+    for key, value, may_be_view in places:
+        file: str | None = value
+        if may_be_view:
+            try:
+                view = parse_view(value)
+            except ParallelDataError as exc:
+                raise where.error(key, str(exc)) from None
+            file = value if view is None else view.of
+        if not file:
+            continue
+        resolved = resolve_path(recipe, file)
         if not resolved.exists() and "#" in resolved.name:  # a parallel side's FILE#COLUMN
             resolved = resolved.with_name(resolved.name.rpartition("#")[0])
         if not resolved.exists():
@@ -1169,31 +1180,23 @@ def check_files(recipe: Recipe) -> None:
                 f"relative to {recipe.base_dir or 'the working folder'})",
             )
 
+
+def check_files(recipe: Recipe) -> None:
+    """Check that the files the recipe reads exist (training, dev, evaluation sets, label lists and
+    the files of parallel sides, in ``data.parallel`` and ``probe``), before any model is loaded; a
+    :class:`RecipeError` names the first missing one with its key path and line."""
+    places: list[tuple[tuple, str, bool]] = []
     sets: list[tuple[tuple, dict]] = [(("data", "train"), recipe.data.train)]
     if recipe.data.dev is not None:
         sets.append((("data", "dev"), recipe.data.dev))
     sets += [(("evaluate", i), e) for i, e in enumerate(recipe.evaluate)]
     for key, entry in sets:
-        for name in ("path", "labels_path"):
-            if entry.get(name):
-                need((*key, name), entry[name], resolve_path(recipe, entry[name]))
-    from scriptbridge.tasks.parallel import ParallelDataError, parse_view
-
+        places += [((*key, name), entry[name], False) for name in ("path", "labels_path") if entry.get(name)]
     corpora: list[tuple[tuple, dict | None]] = [
         (("data", "parallel", i) if isinstance(recipe.data.parallel, list) else ("data", "parallel"), p)
         for i, p in enumerate(recipe.data.parallel_sets())
     ]
     for key, corpus in [*corpora, (("probe",), recipe.probe)]:
-        if corpus is None:
-            continue
-        for side in ("src", "tgt"):
-            spec = corpus.get(side)
-            if not spec:
-                continue
-            try:
-                view = parse_view(spec)
-            except ParallelDataError as exc:
-                raise where.error((*key, side), str(exc)) from None
-            file = spec if view is None else view.of
-            if file:
-                need((*key, side), spec, resolve_path(recipe, file))
+        if corpus is not None:
+            places += [((*key, side), corpus[side], True) for side in ("src", "tgt") if corpus.get(side)]
+    check_paths_exist(recipe, places)
