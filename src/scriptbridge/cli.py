@@ -17,6 +17,7 @@ from scriptbridge.commands.demo import demo_cmd
 from scriptbridge.commands.models import embed, models_app
 from scriptbridge.commands.pretrain import pretrain_cmd
 from scriptbridge.commands.probe import probe_cmd
+from scriptbridge.commands.static import align_static_cmd, bli_cmd
 from scriptbridge.commands.train import train_cmd
 from scriptbridge.commands.views import detect_cmd, ipa_cmd, romanize_cmd
 
@@ -58,6 +59,8 @@ app.command("detect")(detect_cmd)
 app.command("embed")(embed)
 app.add_typer(models_app, name="models", help="Inspect encoders: `scriptbridge models info [SPEC]`.")
 app.command("probe")(probe_cmd)
+app.command("bli")(bli_cmd)
+app.command("align-static")(align_static_cmd)
 app.command("pretrain")(pretrain_cmd)
 app.command("train")(train_cmd)
 app.command("compare")(compare_cmd)

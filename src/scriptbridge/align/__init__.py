@@ -1,0 +1,1 @@
+"""Aligning embedding spaces: static word vectors (Procrustes, refinement) and, later, contextual layers."""
