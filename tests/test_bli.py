@@ -142,36 +142,28 @@ def test_cli_bli_and_align_static(tmp_path: Path) -> None:
     assert [r["round"] for r in report["rounds"]] == [0, 1]
     w = np.load(tmp_path / "al" / "map.npy", allow_pickle=False)
     assert w.shape == (24, 24)
+    mapped, tgt_vec, test = (str(tmp_path / n) for n in ("al/mapped.vec", "tgt.vec", "test.txt"))
+    bli_args = [
+        "bli",
+        "--src-emb",
+        mapped,
+        "--tgt-emb",
+        tgt_vec,
+        "--dict",
+        test,
+        "-o",
+        str(tmp_path / "b.json"),
+    ]
     res = runner.invoke(
         app,
-        [
-            "bli",
-            "--src-emb",
-            str(tmp_path / "al" / "mapped.vec"),
-            "--tgt-emb",
-            str(tmp_path / "tgt.vec"),
-            "--dict",
-            str(tmp_path / "test.txt"),
-            "-o",
-            str(tmp_path / "b.json"),
-        ],
+        bli_args,
     )
     assert res.exit_code == 0, res.output
     metrics = json.loads((tmp_path / "b.json").read_text())
     assert metrics["p@1"] > 0.95 and metrics["oov"] == "drop" and metrics["method"] == "csls"
     again = runner.invoke(
         app,
-        [
-            "bli",
-            "--src-emb",
-            str(tmp_path / "al" / "mapped.vec"),
-            "--tgt-emb",
-            str(tmp_path / "tgt.vec"),
-            "--dict",
-            str(tmp_path / "test.txt"),
-            "-o",
-            str(tmp_path / "b.json"),
-        ],
+        bli_args,
     )
     assert again.exit_code != 0 and "--overwrite" in again.output
     refused = runner.invoke(app, ["align-static", *args, "-o", str(tmp_path / "x")])

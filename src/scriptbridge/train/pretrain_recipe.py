@@ -275,23 +275,26 @@ def _text_source(c: _Checker, path: tuple, value: Any) -> dict:
     return out
 
 
-def _pair_source(c: _Checker, path: tuple, value: Any) -> dict:
+def _sides(c: _Checker, path: tuple, value: Any, keys: Sequence[str], what: str) -> dict:
+    """A mapping of two parallel sides (a plain string is its ``src``) with ``keys`` allowed; the
+    sides, format and columns checked as ``data.parallel``'s."""
     if isinstance(value, str):
         value = {"src": value}
-    out = c.mapping(path, value, what="a pair source {src: SIDE, tgt: SIDE}")
-    c.known(path, out, PAIR_KEYS)
-    c.parallel(path, {k: v for k, v in out.items() if k not in ("name", "lang", "scheme")})
+    out = c.mapping(path, value, what=what)
+    c.known(path, out, keys)
+    c.parallel(path, {k: v for k, v in out.items() if k in PARALLEL_KEYS and k not in ("lang", "scheme")})
+    return out
+
+
+def _pair_source(c: _Checker, path: tuple, value: Any) -> dict:
+    out = _sides(c, path, value, PAIR_KEYS, "a pair source {src: SIDE, tgt: SIDE}")
     if "name" in out:
         c.string((*path, "name"), out["name"], optional=True)
     return out
 
 
 def _probe_set(c: _Checker, path: tuple, raw: Any) -> dict:
-    if isinstance(raw, str):
-        raw = {"src": raw}
-    probe = c.mapping(path, raw, what="a mapping {src: SIDE, tgt: SIDE, sample: N}")
-    c.known(path, probe, PROBE_KEYS)
-    c.parallel(path, {k: v for k, v in probe.items() if k in PARALLEL_KEYS})
+    probe = _sides(c, path, raw, PROBE_KEYS, "a mapping {src: SIDE, tgt: SIDE, sample: N}")
     if "sample" in probe:
         c.integer((*path, "sample"), probe["sample"], minimum=2, optional=True)
     if "name" in probe:
