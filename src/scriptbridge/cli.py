@@ -13,11 +13,12 @@ import typer
 
 from scriptbridge import __version__
 from scriptbridge.commands.compare import compare_cmd
+from scriptbridge.commands.contextual import align_contextual_cmd
 from scriptbridge.commands.demo import demo_cmd
 from scriptbridge.commands.models import embed, models_app
 from scriptbridge.commands.pretrain import pretrain_cmd
 from scriptbridge.commands.probe import probe_cmd
-from scriptbridge.commands.static import align_static_cmd, bli_cmd
+from scriptbridge.commands.static import align_static_cmd, bli_cmd, static_vectors_cmd
 from scriptbridge.commands.train import train_cmd
 from scriptbridge.commands.views import detect_cmd, ipa_cmd, romanize_cmd
 
@@ -61,6 +62,8 @@ app.add_typer(models_app, name="models", help="Inspect encoders: `scriptbridge m
 app.command("probe")(probe_cmd)
 app.command("bli")(bli_cmd)
 app.command("align-static")(align_static_cmd)
+app.command("align-contextual")(align_contextual_cmd)
+app.command("static-vectors")(static_vectors_cmd)
 app.command("pretrain")(pretrain_cmd)
 app.command("train")(train_cmd)
 app.command("compare")(compare_cmd)

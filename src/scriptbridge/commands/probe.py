@@ -56,10 +56,13 @@ def print_table(result: dict, console: Console | None = None) -> None:
         "translation pairs / random pairs; * best layer; margin scores are in probe.json",
         box=box.SIMPLE_HEAD,
     )
-    for name in ("layer", "top1 s→t", "top1 t→s", "top10 s→t", "CSLS s→t", "matched", "random", "gap"):
+    maps = result.get("maps")
+    names = ["layer", "top1 s→t", "top1 t→s", "top10 s→t", "CSLS s→t", "matched", "random", "gap"]
+    for name in names + (["mapped"] if maps else []):
         table.add_column(name, justify="right")
     for key, m in result["layers"].items():
         best = int(key) == result["best_layer"]
+        mapped = (["yes" if m.get("mapped") else "no"]) if maps else []
         table.add_row(
             key + (" *" if best else ""),
             _pct(m["top1_src2tgt"]),
@@ -69,6 +72,7 @@ def print_table(result: dict, console: Console | None = None) -> None:
             f"{m['matched_mean']:.3f}",
             "-" if m["random_mean"] is None else f"{m['random_mean']:.3f}",
             "-" if m["gap"] is None else f"{m['gap']:+.3f}",
+            *mapped,
             style="bold" if best else None,
         )
     console.print(table)
@@ -138,6 +142,14 @@ def probe_cmd(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace the files of an earlier probe in --output.")
     ] = False,
+    maps: Annotated[
+        Path | None,
+        typer.Option(
+            "--maps",
+            help="A folder from align-contextual: map the source side's vectors of each layer with that "
+            "layer's map before scoring (layers without one are left as they are).",
+        ),
+    ] = None,
     device: DeviceOpt = None,
 ) -> None:
     """Measure how well an encoder aligns parallel sentences, at every layer.
@@ -155,6 +167,8 @@ def probe_cmd(
     scriptbridge probe --src tatoeba.hin-eng.hin --tgt romanize:hi:uroman -o out/deva-vs-latn
 
     scriptbridge probe --src sib200/eng_Latn/test.tsv --tgt sib200/arb_Latn/test.tsv -o out/arb --layers 0,6,12
+
+    scriptbridge probe --src sib200/eng_Latn/test.tsv --tgt sib200/hin_Deva/test.tsv --maps out/maps-en-hi -o out/hin-mapped   (English mapped by align-contextual's maps)
 
     Details: docs/probe.md.
     """
@@ -181,6 +195,7 @@ def probe_cmd(
             plot_layers=plot,
             projection=projection.value,
             cache=cache,
+            maps=str(maps) if maps is not None else None,
         )
         if projection == Projection.umap:
             from scriptbridge.evaluate.plots import umap_available
@@ -198,6 +213,14 @@ def probe_cmd(
             figures = probe_figures(run, settings)
         paths = write_probe(output, run, figures)
     print_table(run.result)
+    if run.result.get("maps"):
+        info = run.result["maps"]
+        err_console.print(
+            f"[dim]source side mapped with {escape(info['path'])} at layers {info['mapped_layers']}"
+            + (f"; no map for {info['unmapped_layers']}" if info["unmapped_layers"] else "")
+            + "[/]",
+            highlight=False,
+        )
     cached = run.result["run"].get("cached_layers", 0)
     if cached:
         err_console.print(f"[dim]{cached} layer embeddings came from the cache[/]")

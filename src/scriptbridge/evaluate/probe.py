@@ -17,7 +17,6 @@ and, inside training, an evaluator called on the model being trained (see :class
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -28,6 +27,7 @@ import numpy as np
 
 from scriptbridge.evaluate.embedding_cache import EmbeddingCache, encode_layers
 from scriptbridge.tasks.parallel import ParallelData
+from scriptbridge.utils.io import jsonable
 
 SCHEMA = "scriptbridge.probe/1"
 PROJECTIONS = ("tsne", "umap", "none")
@@ -50,6 +50,8 @@ class ProbeSettings:
     projection: str = "tsne"  # "tsne" | "umap" | "none"
     max_plot_points: int = 400
     cache: bool = True
+    # a folder of per-layer orthogonal maps (``align-contextual``) applied to the source side's vectors
+    maps: str | None = None
 
     def __post_init__(self) -> None:
         if self.projection not in PROJECTIONS:
@@ -85,6 +87,38 @@ def parse_layers(spec: str | Sequence[int], num_layers: int) -> list[int]:
             )
         out.add(v % (num_layers + 1))
     return sorted(out)
+
+
+def load_maps(maps: Any) -> Any:
+    """A :class:`~scriptbridge.align.contextual.ContextualMaps`, or the folder holding one."""
+    from scriptbridge.align.contextual import ContextualMaps
+
+    return maps if isinstance(maps, ContextualMaps) else ContextualMaps.load(maps)
+
+
+def map_source(maps: Any, src: dict[int, np.ndarray], hidden_size: int) -> dict[str, Any]:
+    """Replace each layer's source vectors in ``src`` by their image under that layer's map, and say
+    what was done (the part of ``probe.json`` under ``maps``).
+
+    Pooling commutes with the map: the mean of mapped token vectors is the mapped mean, and CLS
+    pooling takes one token; so mapping pooled sentence vectors is exact.  Cached embeddings are
+    always the encoder's own: the map is applied here, after the cache."""
+    if maps.dim is not None and maps.dim != hidden_size:
+        raise ValueError(
+            f"the maps are {maps.dim}-dimensional but the encoder's hidden size is {hidden_size}: they "
+            f"were learnt for another model ({maps.encoder})"
+        )
+    mapped = [layer for layer in sorted(src) if layer in maps.maps]
+    for layer in mapped:
+        src[layer] = maps.apply(layer, src[layer])
+    return {
+        "src_lang": maps.src_lang,
+        "tgt_lang": maps.tgt_lang,
+        "encoder": maps.encoder,
+        "pairing": maps.pairing,
+        "mapped_layers": mapped,
+        "unmapped_layers": [layer for layer in sorted(src) if layer not in maps.maps],
+    }
 
 
 @dataclass
@@ -167,6 +201,19 @@ def probe(
             progress=progress,
         )
         cached_layers += hits
+    maps_info = None
+    notes = list(data.notes)
+    if settings.maps is not None:
+        maps = load_maps(settings.maps)
+        maps_info = {"path": str(settings.maps), **map_source(maps, vectors["src"], encoder.hidden_size)}
+        if maps_info["unmapped_layers"]:
+            notes.append(
+                f"no map for layers {maps_info['unmapped_layers']}: their source vectors are as encoded"
+            )
+        if maps.src_lang and data.src.lang and maps.src_lang != data.src.lang:
+            notes.append(f"the maps go from {maps.src_lang!r} but the source side is {data.src.lang!r}")
+        if maps.encoder and maps.encoder != encoder.spec:
+            notes.append(f"the maps were learnt on {maps.encoder!r}, this probe runs {encoder.spec!r}")
     per_layer: dict[str, dict[str, Any]] = {}
     device = encoder.device if encoder.device.type == "cuda" else None
     for layer in layers:
@@ -177,6 +224,8 @@ def probe(
             seed=settings.seed,
             device=device,
         )
+        if maps_info is not None:
+            per_layer[str(layer)]["mapped"] = layer in maps_info["mapped_layers"]
     best = best_layer(per_layer)
     plot_layers = _plot_layers(settings, layers, best) if settings.projection != "none" else []
     embeddings = {layer: (vectors["src"][layer], vectors["tgt"][layer]) for layer in plot_layers}
@@ -193,13 +242,15 @@ def probe(
         "src": data.src.describe(),
         "tgt": data.tgt.describe(),
         "format": data.format,
-        "notes": list(data.notes),
+        "notes": notes,
         "num_layers": encoder.num_layers,
         "probed_layers": layers,
         "best_layer": best,
         "best_by": BEST_BY,
         "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(settings).items()},
         "layers": per_layer,
+        # only with --maps: probes without maps keep their probe.json unchanged
+        **({"maps": maps_info} if maps_info is not None else {}),
         "run": run_record(
             seed=settings.seed,
             seconds=round(time.time() - started, 2),
@@ -274,22 +325,9 @@ def write_probe(output: Path, run: ProbeRun, figures: list[Any]) -> dict[str, Pa
 
     output.mkdir(parents=True, exist_ok=True)
     paths = {"json": output / "probe.json", "html": output / "report.html"}
-    atomic_write_text(paths["json"], json.dumps(_jsonable(run.result), indent=2, ensure_ascii=False) + "\n")
+    atomic_write_text(paths["json"], json.dumps(jsonable(run.result), indent=2, ensure_ascii=False) + "\n")
     write_report(paths["html"], run.result, figures)
     return paths
-
-
-def _jsonable(value: Any) -> Any:
-    """NaN/inf -> None (JSON has neither); numpy scalars -> Python."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 # ---------------------------------------------------------------------------- evaluator
@@ -302,6 +340,8 @@ class ParallelProbe:
     Keys are ``"{name}/{metric}"`` for the last of ``layers`` (the one a training run usually watches)
     and ``"{name}/L{layer}/{metric}"`` for every layer, with the metrics of ``probe.json``
     (``top1_src2tgt``, ``csls_top1_src2tgt``, ``gap``...).  Nothing is cached: the weights change.
+    ``maps`` (a folder or :class:`~scriptbridge.align.contextual.ContextualMaps`) maps the source
+    vectors of each layer that has a map, as ``probe --maps`` does.
 
     >>> evaluator = ParallelProbe.from_files("heldout.tsv", layers=[-1])
     >>> evaluator(model, tokenizer)["probe/top1_src2tgt"]
@@ -320,6 +360,7 @@ class ParallelProbe:
         csls_k: int = 10,
         seed: int = 0,
         name: str = "probe",
+        maps: Any = None,
     ) -> None:
         self.data = ParallelData.from_texts(list(src_texts), list(tgt_texts))
         if len(self.data) < 2:
@@ -327,6 +368,7 @@ class ParallelProbe:
         self.layers, self.pooling, self.prefix = layers, pooling, prefix
         self.batch_size, self.max_length, self.csls_k, self.seed = batch_size, max_length, csls_k, seed
         self.name = name
+        self.maps = load_maps(maps) if maps is not None else None
 
     @classmethod
     def from_files(
@@ -363,6 +405,8 @@ class ParallelProbe:
                     batch_size=self.batch_size,
                     max_length=self.max_length,
                 )
+            if self.maps is not None:
+                map_source(self.maps, vecs["src"], encoder.hidden_size)
             device = encoder.device if encoder.device.type == "cuda" else None
             for layer in layers:
                 metrics = layer_metrics(

@@ -82,6 +82,10 @@ IPA_SOURCES = ("data", "regenerate")
 # keys of a token-level set (data.train, data.dev, evaluate entries of a token-classification recipe)
 TOKEN_SET_KEYS = ("path", "format", "lang", "view", "name", "limit", "skip", "column", "ipa")
 TOKEN_FORMATS = ("auto", "conllu", "conll", "phonexl")
+# method.contextual_map: a folder of per-layer maps (align-contextual) and the layer whose output is mapped
+CONTEXTUAL_MAP_KEYS = ("path", "layer")
+# the taggers whose encoder runs over subwords, where a map of its hidden states applies
+CONTEXTUAL_MAP_VARIANTS = ("plain", "cosda")
 
 # keys of a labelled-set mapping (data.train, data.dev, evaluate entries)
 LABELLED_KEYS = ("path", "text", "label", "labels_path", "format", "lang", "view", "name", "limit")
@@ -165,9 +169,17 @@ class MethodConfig:
     extend_vocabulary: bool = True  # add the IPA symbols the tokenizer lacks (the paper's extension)
     language_embedding: bool = True
     ipa: str = "data"  # data: the files' IPA column when present | regenerate: always from the views layer
+    # {path: DIR, layer: N | "auto"}: train on source-language states of layer N moved by the map in DIR
+    contextual_map: dict | None = None
 
     def token_dict(self) -> dict:
-        return {f: getattr(self, f) for f in TOKEN_METHOD_FIELDS}
+        out = {f: getattr(self, f) for f in TOKEN_METHOD_FIELDS}
+        if out["contextual_map"] is None:
+            # only when set: token recipes without it keep their dumps (and fingerprints)
+            del out["contextual_map"]
+        else:
+            out["contextual_map"] = dict(out["contextual_map"])
+        return out
 
     def freeze_plan(self) -> tuple[bool, int]:
         """``(freeze the embeddings?, number of bottom encoder layers frozen)``.
@@ -192,6 +204,7 @@ TOKEN_METHOD_FIELDS = (
     "extend_vocabulary",
     "language_embedding",
     "ipa",
+    "contextual_map",
 )
 
 
@@ -461,7 +474,7 @@ _SCHEMA: dict[str, Any] = {
     "model": _section_schema(ModelConfig),
     "views": {"target_lang": _LEAF, "romanize_scheme": _LEAF, "translation": _FREE},
     "data": {"train": _Free("path"), "dev": _Free("path"), "parallel": _Free("src")},
-    "method": {**_section_schema(MethodConfig), "betas": _List(_LEAF)},
+    "method": {**_section_schema(MethodConfig), "betas": _List(_LEAF), "contextual_map": _Free("path")},
     "train": _section_schema(TrainConfig),
     "probe": _Free("src"),
     "pretrain": _Free(),
@@ -853,6 +866,7 @@ def _build(data: Any, where: _Where, base_dir: str | Path | None) -> Recipe:
         extend_vocabulary=c.boolean((*mpath, "extend_vocabulary"), me.get("extend_vocabulary", True)),
         language_embedding=c.boolean((*mpath, "language_embedding"), me.get("language_embedding", True)),
         ipa=c.choice((*mpath, "ipa"), me.get("ipa", "data"), IPA_SOURCES),
+        contextual_map=_contextual_map(c, me.get("contextual_map")),
     )
 
     tr = sec["train"]
@@ -928,6 +942,8 @@ def _build(data: Any, where: _Where, base_dir: str | Path | None) -> Recipe:
                     f"required for variant {method.variant!r}: the language words are switched into, e.g. vi",
                 )
         # (word_pooling shapes plain and cosda only: PhoneXL's word-level inputs are always mean-pooled)
+        if method.contextual_map is not None:
+            _check_contextual_map(c, method)
     # the data each sentence-classification variant needs
     has_provider = translation.provider != "none"
     if not tokens and method.variant in TRANSLATED_VARIANTS and not has_provider:
@@ -980,6 +996,55 @@ def _build(data: Any, where: _Where, base_dir: str | Path | None) -> Recipe:
     )
     recipe._where = where
     return recipe
+
+
+def _contextual_map(c: _Checker, value: Any) -> dict | None:
+    """``method.contextual_map``: a folder (a string) or ``{path: DIR, layer: N | auto}``, normalised to
+    the mapping with ``layer`` (default ``auto``: the highest frozen layer)."""
+    key = ("method", "contextual_map")
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = {"path": value}
+    out = c.mapping(key, value, what="a maps folder, or a mapping {path: DIR, layer: N or auto}")
+    c.known(key, out, CONTEXTUAL_MAP_KEYS)
+    if "path" not in out:
+        raise c.fail(key, "needs `path`: the folder `scriptbridge align-contextual -o DIR` wrote")
+    c.string((*key, "path"), out["path"])
+    layer = out.get("layer", "auto")
+    if layer != "auto":
+        c.integer((*key, "layer"), layer, minimum=0)
+    return {"path": out["path"], "layer": layer}
+
+
+def _check_contextual_map(c: _Checker, method: MethodConfig) -> None:
+    """A map applies to the subword tagger's hidden states, and only while the layers under it stay
+    as they were when the map was learnt (frozen); the model's depth is checked when it loads."""
+    key = ("method", "contextual_map")
+    if method.variant not in CONTEXTUAL_MAP_VARIANTS:
+        raise c.fail(
+            key,
+            f"a contextual map applies to the subword tagger's hidden states (variant plain or cosda); "
+            f"variant {method.variant!r} runs the encoder over word-level inputs, so remove "
+            "method.contextual_map or use variant: plain",
+        )
+    layer = method.contextual_map["layer"]  # type: ignore[index]
+    if method.freeze_layers < 0 or not method.freeze_embeddings:
+        raise c.fail(
+            key,
+            "the map was learnt on the encoder's own states, so the embeddings and the layers up to the "
+            f"mapped one must stay frozen (method.freeze_layers is {method.freeze_layers}, freeze_embeddings "
+            f"{str(method.freeze_embeddings).lower()}); set method.freeze_layers: "
+            f"{layer if layer != 'auto' else 'N'} (or more) and freeze_embeddings: true",
+        )
+    if layer != "auto" and layer > method.freeze_layers:
+        raise c.fail(
+            (*key, "layer"),
+            f"the map is applied to the output of layer {layer}, but method.freeze_layers is "
+            f"{method.freeze_layers}, so layers {method.freeze_layers + 1}..{layer} would train under it and "
+            f"the map would go stale; set method.freeze_layers: {layer} (or more), or map a layer <= "
+            f"{method.freeze_layers} (layer: auto maps the highest frozen one)",
+        )
 
 
 def _prefix(c: _Checker, value: Any) -> str | None:
@@ -1199,4 +1264,6 @@ def check_files(recipe: Recipe) -> None:
     for key, corpus in [*corpora, (("probe",), recipe.probe)]:
         if corpus is not None:
             places += [((*key, side), corpus[side], True) for side in ("src", "tgt") if corpus.get(side)]
+    if recipe.method.contextual_map is not None:
+        places.append((("method", "contextual_map", "path"), recipe.method.contextual_map["path"], False))
     check_paths_exist(recipe, places)

@@ -13,6 +13,10 @@ word, a head (linear or CRF) on those vectors, and a weighted sum of objectives:
 * ``align`` / ``mlm`` / ``xmlm``: ``pe`` + one of the paper's objectives (L_align, L_MLM, L_XMLM).
 * ``full``: task + lambda L_align + beta L_MLM + gamma L_XMLM.
 
+``plain`` and ``cosda`` can also train on source-language features moved into the target language's
+space by a contextual map (``method.contextual_map``, learnt by ``scriptbridge align-contextual``):
+see :class:`ContextualMapHook` and docs/contextual_alignment.md.
+
 Writes the same run folder as sentence classification: ``model/``, ``recipe.yaml``, ``metrics.json``,
 ``predictions.json``, ``report.md``, ``run.json``, with per-epoch checkpoints a killed run resumes from.
 """
@@ -221,6 +225,116 @@ def without_bare_markers(word_ids: torch.Tensor, input_ids: torch.Tensor, marker
     return out
 
 
+class ContextualMapHook:
+    """Multiplies the output of one encoder module (the embeddings for layer 0, encoder layer ``N``
+    for layer ``N``) by an orthogonal map while :meth:`on` is in effect, so everything above that
+    layer -- the trainable layers and the head -- sees source-language states moved into the target
+    language's region.  Off, the module's output passes unchanged.
+
+    A forward hook rather than a split forward pass: the tagger keeps calling the model as a whole,
+    and the map cannot leak into a saved checkpoint (hooks are not weights)."""
+
+    def __init__(
+        self, module: nn.Module, weight: torch.Tensor, layer: int, *, maps: Any = None, folder: Any = None
+    ) -> None:
+        self.weight = weight
+        self.layer = layer
+        self.maps, self.folder = maps, folder  # where the map came from, for the run's record
+        self.active = False
+        self.calls = 0  # forward passes mapped, for the record and the tests
+        self._handle = module.register_forward_hook(self._hook)
+
+    def _hook(self, module: nn.Module, inputs: Any, output: Any) -> Any:
+        if not self.active:
+            return None
+        self.calls += 1
+        if isinstance(output, tuple):
+            return (self._map(output[0]), *output[1:])
+        return self._map(output)
+
+    def _map(self, hidden: torch.Tensor) -> torch.Tensor:
+        return hidden @ self.weight.to(device=hidden.device, dtype=hidden.dtype)
+
+    @contextlib.contextmanager
+    def on(self, active: bool = True) -> Any:
+        """Map inside the block when ``active`` (restoring the previous state after)."""
+        before, self.active = self.active, active
+        try:
+            yield self
+        finally:
+            self.active = before
+
+    def remove(self) -> None:
+        self._handle.remove()
+
+
+def contextual_map_hook(recipe: Any, stack: Any, *, train_lang: str | None, log: Any = None) -> Any:
+    """Load ``method.contextual_map`` and install its hook on the encoder (inactive until
+    :meth:`ContextualMapHook.on`); None when the recipe has no map.  Every check that needs the model
+    (the layer exists, it is frozen, the map has it and the model's width) is a :class:`TrainError`
+    naming the recipe key and the fix; a map learnt from another language only warns."""
+    from scriptbridge.align.contextual import ContextualMaps, ContextualMapsError
+    from scriptbridge.train.recipe import resolve_path
+    from scriptbridge.train.run import TrainError
+
+    spec = recipe.method.contextual_map
+    if spec is None:
+        return None
+    folder = resolve_path(recipe, spec["path"])
+    try:
+        maps = ContextualMaps.load(folder)
+    except ContextualMapsError as e:
+        raise TrainError(f"method.contextual_map.path: {e}") from None
+    method = recipe.method
+    layer = method.freeze_layers if spec["layer"] == "auto" else int(spec["layer"])
+    if layer < 0 or layer > stack.num_layers:
+        raise TrainError(
+            f"method.contextual_map.layer: {layer} is not a layer of this {stack.num_layers}-layer model "
+            f"(0 = the embeddings ... {stack.num_layers} = the last); set it to one of those"
+        )
+    embeddings, frozen = method.freeze_plan()
+    if method.freeze_layers < 0 or not embeddings or layer > frozen:
+        raise TrainError(
+            f"method.contextual_map maps layer {layer}, but the layers under it are not all frozen "
+            f"(method.freeze_layers={method.freeze_layers}, freeze_embeddings={method.freeze_embeddings}): "
+            f"training them would make the map stale; set method.freeze_layers: {max(layer, 0)} (or more) "
+            "and freeze_embeddings: true, or use layer: auto"
+        )
+    if layer not in maps.maps:
+        raise TrainError(
+            f"method.contextual_map: {folder} has no map for layer {layer} (it has {maps.layers}); "
+            "set method.contextual_map.layer to one of them, or learn the maps with --layers all"
+        )
+    hidden = int(stack.model.config.hidden_size)
+    if maps.dim != hidden:
+        raise TrainError(
+            f"method.contextual_map: the maps in {folder} are {maps.dim}-dimensional but the model's hidden "
+            f"size is {hidden}: they were learnt for another encoder ({maps.encoder})"
+        )
+    say = log or _log
+    if maps.src_lang and train_lang and not _same_lang(maps.src_lang, train_lang):
+        say(
+            f"warning: the contextual map goes from {maps.src_lang!r} to {maps.tgt_lang!r} but the training "
+            f"data is {train_lang!r}"
+        )
+    if maps.encoder and maps.encoder != recipe.model.spec:
+        say(
+            f"warning: the contextual map was learnt on {maps.encoder!r}; this run trains {recipe.model.spec!r}"
+        )
+    module = stack.embeddings if layer == 0 else stack.layers[layer - 1]
+    weight = maps.maps[layer].to(next(stack.model.parameters()).device)  # moved once, not per step
+    return ContextualMapHook(module, weight, layer, maps=maps, folder=folder)
+
+
+def _same_lang(a: str, b: str) -> bool:
+    from scriptbridge.views.langs import UnknownLanguageError, canonical
+
+    try:
+        return canonical(a) == canonical(b)
+    except UnknownLanguageError:
+        return a == b
+
+
 class Objectives(nn.Module):
     """Everything trained besides the encoder: the head, and PhoneXL's tables and loss modules.
 
@@ -282,6 +396,13 @@ def train_tokens(recipe: Any, output: str | Path, *, overwrite: bool = False, pr
     from scriptbridge.utils.runinfo import run_record, seed_everything
 
     output = Path(output)
+    if recipe.method.contextual_map is not None:
+        from scriptbridge.train.recipe import check_paths_exist
+
+        # before anything is written or loaded: a wrong path should cost nothing
+        check_paths_exist(
+            recipe, [(("method", "contextual_map", "path"), recipe.method.contextual_map["path"], False)]
+        )
     resumed = _prepare_output(output, recipe, overwrite)
     from scriptbridge.train.run import pretrain_first
 
@@ -362,6 +483,12 @@ def train_tokens(recipe: Any, output: str | Path, *, overwrite: bool = False, pr
             f"method.freeze_layers={method.freeze_layers} but the model has {stack.num_layers} layers"
         )
     frozen = _freeze(stack, method)
+    map_hook = contextual_map_hook(recipe, stack, train_lang=train_set.lang)
+    if map_hook is not None:
+        _log(
+            f"contextual map: layer {map_hook.layer} from {map_hook.folder} ({map_hook.maps.src_lang} -> "
+            f"{map_hook.maps.tgt_lang}), applied to training batches and {train_set.lang or 'source'}-language sets"
+        )
     model = TokenModel(
         encoder, phonemic=phonemic, word_pooling=method.word_pooling, max_length=recipe.model.max_length
     ).to(device)
@@ -444,8 +571,13 @@ def train_tokens(recipe: Any, output: str | Path, *, overwrite: bool = False, pr
         for module in frozen:
             module.eval()
 
+    def mapped(data: Any) -> bool:
+        """Sets in the training language run with the contextual map, as training did."""
+        return map_hook is not None and data.lang == train_set.lang
+
     def predict(data: Any) -> tuple[list[list[str]], int]:
-        return _predict(model, head, data, labels, lang_index, src_lang, cfg.batch_size, device, bf16)
+        with map_hook.on(mapped(data)) if map_hook is not None else contextlib.nullcontext():
+            return _predict(model, head, data, labels, lang_index, src_lang, cfg.batch_size, device, bf16)
 
     from scriptbridge.commands.common import progress as progress_bar
 
@@ -463,7 +595,10 @@ def train_tokens(recipe: Any, output: str | Path, *, overwrite: bool = False, pr
             n_batches = 0
             for rows in batches:
                 n_batches += 1
-                with autocast(device, bf16):
+                with (
+                    autocast(device, bf16),
+                    map_hook.on() if map_hook is not None else contextlib.nullcontext(),
+                ):
                     loss, parts = _batch_loss(
                         variant,
                         method,
@@ -536,8 +671,22 @@ def train_tokens(recipe: Any, output: str | Path, *, overwrite: bool = False, pr
             "lang": ev.lang,
             "view": getattr(ev, "view", None),
             "truncated_words": cut,
+            **({"contextual_map": mapped(ev)} if map_hook is not None else {}),
         }
     eval_seconds = now() - t_eval
+    map_record = None
+    if map_hook is not None:
+        map_hook.remove()
+        map_record = {
+            "path": str(map_hook.folder),
+            "layer": map_hook.layer,
+            "src_lang": map_hook.maps.src_lang,
+            "tgt_lang": map_hook.maps.tgt_lang,
+            "pairing": map_hook.maps.pairing,
+            "encoder": map_hook.maps.encoder,
+            "applied_to": ["training batches"]
+            + [ev.name for ev in ([dev_set] if dev_set is not None else []) + eval_sets if mapped(ev)],
+        }
     _save_token_model(output / "model", encoder, extras, phonemic, labels, recipe, scheme)
     atomic_write_text(output / "recipe.yaml", recipe.dump())
     n_params = sum(p.numel() for p in encoder_params + extra_params)
@@ -552,6 +701,7 @@ def train_tokens(recipe: Any, output: str | Path, *, overwrite: bool = False, pr
         "selection_metric": metric if dev_set is not None else "train loss",
         "languages": languages,
         "dictionary": dictionary.source if dictionary is not None else None,
+        **({"contextual_map": map_record} if map_record is not None else {}),
         "sets": results,
         "history": loop["history"],
         "cost": {
@@ -756,6 +906,9 @@ def _save_token_model(
         "max_length": recipe.model.max_length,
         "recipe": recipe.name,
     }
+    if recipe.method.contextual_map is not None:
+        # the head learnt on mapped source-language states: source-language input needs the map too
+        meta["contextual_map"] = dict(recipe.method.contextual_map)
     atomic_write_text(tmp / "scriptbridge.json", json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)
@@ -769,6 +922,13 @@ def render_token_report(recipe: Any, metrics: dict[str, Any]) -> str:
         f"Best epoch {metrics['best_epoch']} by {metrics['selection_metric']}; {len(metrics['labels'])} labels ({scheme}).",
         "",
     ]
+    cmap = metrics.get("contextual_map")
+    if cmap:
+        lines += [
+            f"Contextual map ({cmap['src_lang']} -> {cmap['tgt_lang']}, {cmap['pairing']} pairs) applied to "
+            f"the output of layer {cmap['layer']}: {', '.join(cmap['applied_to'])}; other sets ran without it.",
+            "",
+        ]
     if scheme == "iob2":
         lines += [
             "| set | lang | sentences | entity F1 (strict IOB2) | F1 (seqeval default) | precision | recall |",

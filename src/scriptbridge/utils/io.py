@@ -7,6 +7,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 
 class OutputExistsError(FileExistsError):
@@ -70,3 +71,21 @@ def cache_dir() -> Path:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "scriptbridge"
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` ready for ``json.dumps``: NaN/inf -> None (JSON has neither), numpy scalars ->
+    Python numbers, tuples -> lists, keys -> strings."""
+    import math
+
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
