@@ -26,7 +26,8 @@ app = typer.Typer(
     name="scriptbridge",
     help="Make multilingual encoders work across writing scripts: romanized and IPA views of text, "
     "an offline embedded encoder, alignment diagnostics (`probe`), alignment pretraining (`pretrain`: "
-    "MLM, TLM, TCM, TPP) and cross-script transfer (`train`, `compare`).\n\n"
+    "MLM, TLM, TCM, TPP), static and contextual embedding alignment (`static-vectors`, `bli`, "
+    "`align-static`, `align-contextual`) and cross-script transfer (`train`, `compare`).\n\n"
     "Start with `scriptbridge demo`, then `scriptbridge romanize --help`.",
     no_args_is_help=True,
     add_completion=False,
@@ -60,10 +61,10 @@ app.command("detect")(detect_cmd)
 app.command("embed")(embed)
 app.add_typer(models_app, name="models", help="Inspect encoders: `scriptbridge models info [SPEC]`.")
 app.command("probe")(probe_cmd)
+app.command("static-vectors")(static_vectors_cmd)
 app.command("bli")(bli_cmd)
 app.command("align-static")(align_static_cmd)
 app.command("align-contextual")(align_contextual_cmd)
-app.command("static-vectors")(static_vectors_cmd)
 app.command("pretrain")(pretrain_cmd)
 app.command("train")(train_cmd)
 app.command("compare")(compare_cmd)
