@@ -195,5 +195,13 @@ def test_word_vectors_from_an_encoder(tiny_encoder) -> None:
     ctx = encoder_word_vectors(tiny_encoder, words, mode="context", corpus=corpus)
     assert not np.allclose(ctx.vector("cat"), iso.vector("cat"))  # from its sentence, not alone
     assert np.allclose(ctx.vector("park"), iso.vector("park"))  # never seen: the isolated vector
+    # the mean over its occurrences of the word vectors contextual alignment uses
+    from scriptbridge.align.contextual import word_vectors
+
+    twice = ["the cat sat", "a cat runs"]
+    per_sentence = word_vectors(tiny_encoder, [s.split() for s in twice], [tiny_encoder.num_layers])
+    expected = (per_sentence[0][0, 1] + per_sentence[1][0, 1]).numpy() / 2
+    both = encoder_word_vectors(tiny_encoder, ["cat"], mode="context", corpus=twice)
+    assert np.allclose(both.vector("cat"), expected, atol=1e-5)
     with pytest.raises(ValueError, match="needs a corpus"):
         encoder_word_vectors(tiny_encoder, words, mode="context")

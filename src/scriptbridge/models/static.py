@@ -140,38 +140,25 @@ def encoder_word_vectors(
         return StaticEmbeddings(words, isolated)
     if corpus is None:
         raise ValueError("mode='context' needs a corpus: sentences in which the words occur")
-    import torch
+    # the same word vectors as contextual alignment (subword mean, lone "▁" pieces left out)
+    from scriptbridge.align.contextual import word_vectors
 
     wanted = {w: i for i, w in enumerate(words)}
     sums = np.zeros_like(isolated, dtype=np.float64)
     counts = np.zeros(len(words), dtype=np.int64)
-    model, tokenizer = encoder.model, encoder.tokenizer  # type: ignore[attr-defined]
     sentences = [s.split() for s in corpus if any(w in wanted for w in s.split())]
-    hidden_layer = layer if layer >= 0 else int(model.config.num_hidden_layers) + 1 + layer
-    model.eval()
-    with torch.inference_mode():
-        for a in range(0, len(sentences), batch_size):
-            batch = sentences[a : a + batch_size]
-            enc = tokenizer(
-                batch,
-                is_split_into_words=True,
-                truncation=True,
-                max_length=max_length,
-                padding=True,
-                return_tensors="pt",
-            ).to(model.device)
-            states = model(**enc, output_hidden_states=True).hidden_states[hidden_layer].float().cpu().numpy()
-            for row, sentence in enumerate(batch):
-                ids = enc.word_ids(row)
-                spans: dict[int, list[int]] = {}
-                for pos, wid in enumerate(ids):
-                    if wid is not None:
-                        spans.setdefault(wid, []).append(pos)
-                for wid, positions in spans.items():
-                    index = wanted.get(sentence[wid])
-                    if index is not None:
-                        sums[index] += states[row, positions].mean(axis=0)
-                        counts[index] += 1
+    num_layers = int(encoder.model.config.num_hidden_layers)  # type: ignore[attr-defined]
+    hidden_layer = layer if layer >= 0 else num_layers + 1 + layer
+    per_sentence = word_vectors(
+        encoder, sentences, [hidden_layer], batch_size=batch_size, max_length=max_length
+    )
+    for sentence, vectors in zip(sentences, per_sentence, strict=True):
+        for position, word in enumerate(sentence):
+            index = wanted.get(word)
+            row = vectors[0, position].numpy()
+            if index is not None and not np.isnan(row).any():  # NaN: cut off by truncation
+                sums[index] += row
+                counts[index] += 1
     seen = counts > 0
     vectors = isolated.astype(np.float64)
     vectors[seen] = sums[seen] / counts[seen, None]
