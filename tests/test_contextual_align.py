@@ -226,8 +226,8 @@ def test_save_load_roundtrip_and_overwrite(tmp_path: Path) -> None:
     for layer in (0, 2):
         assert torch.equal(back.maps[layer], maps.maps[layer])
     # apply() maps the last dimension of tensors and arrays alike, keeping the type and dtype
-    x = torch.randn(3, 5, 8)
-    assert torch.allclose(back.apply(2, x), x @ maps.maps[2])
+    x = torch.randn(3, 5, 8, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(back.apply(2, x), x @ maps.maps[2], atol=1e-6)  # BLAS paths may differ
     arr = np.random.default_rng(0).standard_normal((4, 8)).astype(np.float32)
     out = back.apply(0, arr)
     assert isinstance(out, np.ndarray) and out.dtype == np.float32
